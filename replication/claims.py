@@ -1,0 +1,199 @@
+"""Claims as data: what a paper says, which number we read, and how we judge it.
+
+A :class:`Claim` carries the catalog ID (``../shared/claims-catalog.md``, verbatim), the paper's reported
+value, the conditions that decide it, the tiers it must run on and why its tolerance is what it is. It
+holds no code that measures: analyses in :mod:`replication.analyses` produce named metric values, and
+:func:`replication.verdict.judge` compares them with the claim's conditions.
+
+The :data:`REGISTRY` refuses a duplicate ID and answers an unknown ID with the list of known ones.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+class Tier(str, enum.Enum):
+    """Where a claim runs: synthetic data, a tiny LM we train, or the papers' own weights on a GPU."""
+
+    TOY = "toy"
+    TINYLM = "tinylm"
+    REAL = "real"
+
+
+class Comparator(str, enum.Enum):
+    """How a measured value is compared with a threshold. ``value OP threshold`` must hold."""
+
+    GT = ">"
+    GE = ">="
+    LT = "<"
+    LE = "<="
+
+    def holds(self, value: float, threshold: float) -> bool:
+        return _OPS[self](value, threshold)
+
+
+_OPS: dict[Comparator, Callable[[float, float], bool]] = {
+    Comparator.GT: operator.gt,
+    Comparator.GE: operator.ge,
+    Comparator.LT: operator.lt,
+    Comparator.LE: operator.le,
+}
+
+
+class Requirement(str, enum.Enum):
+    """Something a claim needs that cannot exist offline: such a claim is registered but never run here."""
+
+    LLM_JUDGE = "needs an LLM judge (autointerp): not runnable offline"
+    LICENSED_DATA = "needs a licensed data set (Bias in Bios for SAEBench SCR): not runnable offline"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One numeric test: ``metric OP threshold``; ``metric`` names a key an analysis produces."""
+
+    metric: str
+    op: Comparator
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if not self.metric:
+            raise ValueError("a Condition needs a metric name")
+        if not math.isfinite(self.threshold):
+            raise ValueError(f"threshold of {self.metric!r} must be finite, got {self.threshold}")
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op.value} {self.threshold:g}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A quantitative claim of a paper, with a stable catalog ID and a numeric tolerance.
+
+    Attributes:
+        id: the catalog ID, verbatim (``paper.short_name``).
+        paper: the paper key (``antipodal``, ``bimodality``, ``sagsae``, ``topk``).
+        source: section / figure in the paper.
+        statement: what the paper reports, in words.
+        paper_value: the paper's number(s), as printed.
+        conditions: every condition must hold on every seed for "replicated".
+        tiers: the tiers on which the catalog says the claim must run.
+        rationale: where the tolerance comes from (the paper's figure, a measured seed spread, ...).
+        definition: the exact definition we use where the paper is vague.
+        requires: something that cannot exist offline; the claim is then never run here.
+    """
+
+    id: str
+    paper: str
+    source: str
+    statement: str
+    paper_value: str
+    conditions: tuple[Condition, ...]
+    tiers: frozenset[Tier]
+    rationale: str
+    definition: str = ""
+    requires: Requirement | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id.startswith(self.paper + "."):
+            raise ValueError(f"claim ID {self.id!r} must start with its paper key {self.paper!r}.")
+        if not self.conditions and self.requires is None:
+            raise ValueError(f"claim {self.id!r} has no condition to judge it by")
+        if not self.tiers:
+            raise ValueError(f"claim {self.id!r} lists no tier")
+        if not self.rationale:
+            raise ValueError(f"claim {self.id!r} needs a rationale for its tolerance")
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(c.metric for c in self.conditions)
+
+    @property
+    def criterion(self) -> str:
+        """The conditions as one readable line, e.g. ``a >= 0.5 and b < 0.01``."""
+        if self.requires is not None:
+            return self.requires.value
+        return " and ".join(str(c) for c in self.conditions)
+
+
+class UnknownClaimError(KeyError):
+    """An ID that is not registered; the message lists the known IDs."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain message
+        return str(self.args[0])
+
+
+@dataclass
+class ClaimRegistry:
+    """All registered claims, keyed by catalog ID."""
+
+    _claims: dict[str, Claim] = field(default_factory=dict)
+
+    def register(self, claim: Claim) -> Claim:
+        if claim.id in self._claims:
+            raise ValueError(f"claim {claim.id!r} is already registered; IDs are unique")
+        self._claims[claim.id] = claim
+        return claim
+
+    def get(self, claim_id: str) -> Claim:
+        try:
+            return self._claims[claim_id]
+        except KeyError:
+            known = ", ".join(sorted(self._claims))
+            raise UnknownClaimError(f"unknown claim ID {claim_id!r}; known IDs: {known}") from None
+
+    def __contains__(self, claim_id: object) -> bool:
+        return claim_id in self._claims
+
+    def __iter__(self) -> Iterator[Claim]:
+        return iter(sorted(self._claims.values(), key=lambda c: c.id))
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def by_paper(self, paper: str) -> list[Claim]:
+        return [c for c in self if c.paper == paper]
+
+    def papers(self) -> list[str]:
+        return sorted({c.paper for c in self})
+
+
+REGISTRY = ClaimRegistry()
+
+
+def register(*claims: Claim) -> None:
+    """Register claims in the global registry (called by the modules of the ``claims`` package)."""
+    for claim in claims:
+        REGISTRY.register(claim)
+
+
+def tiers(*names: str) -> frozenset[Tier]:
+    """``tiers("toy", "tinylm")`` -> frozenset of :class:`Tier`."""
+    return frozenset(Tier(n) for n in names)
+
+
+def conditions(*items: tuple[str, str, float]) -> tuple[Condition, ...]:
+    """``conditions(("dead_fraction", ">", 0.0))`` -> tuple of :class:`Condition`."""
+    return tuple(Condition(m, Comparator(op), float(t)) for m, op, t in items)
+
+
+def load_all() -> ClaimRegistry:
+    """Import every module of the ``claims`` package so that all catalog claims are registered."""
+    import claims  # noqa: F401  (registration happens at import)
+
+    return REGISTRY
+
+
+def catalog_ids(text: str) -> list[str]:
+    """The claim IDs in the catalog's Markdown tables (first column of each row)."""
+    import re
+
+    return sorted(set(re.findall(r"^\| ((?:antipodal|bimodality|sagsae|topk)\.[a-z0-9_]+) \|", text, re.M)))
+
+
+def iter_ids(claims: Iterable[Claim]) -> list[str]:
+    return [c.id for c in claims]

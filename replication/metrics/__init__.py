@@ -1,0 +1,30 @@
+"""Metrics: pure, typed tensor functions with the formula and the paper in the docstring.
+
+No model, no I/O and no ``.item()`` inside: each takes tensors and returns tensors (or a NamedTuple of
+them). Modules: :mod:`.sparsity` (density, dead fraction, L0), :mod:`.reconstruction` (FVU, explained
+variance, CE loss recovered, shrinkage), :mod:`.pareto` (comparing two sweeps at matched L0), and one module
+per paper for what only that paper uses.
+"""
+
+from replication.metrics.pareto import ParetoComparison, compare_sweeps
+from replication.metrics.reconstruction import (
+    ce_loss_recovered,
+    explained_variance,
+    fvu_pooled,
+    shrinkage_ratio,
+)
+from replication.metrics.sparsity import activation_density, dead_fraction, fire_counts, l0_per_token, mean_l0
+
+__all__ = [
+    "ParetoComparison",
+    "activation_density",
+    "ce_loss_recovered",
+    "compare_sweeps",
+    "dead_fraction",
+    "explained_variance",
+    "fire_counts",
+    "fvu_pooled",
+    "l0_per_token",
+    "mean_l0",
+    "shrinkage_ratio",
+]

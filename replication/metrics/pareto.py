@@ -1,0 +1,75 @@
+"""Compare two sparsity sweeps at matched L0.
+
+The bimodality paper (§5.1, Fig 4) and the sagsae paper (abstract) both claim that one method's
+reconstruction curve lies above another's "at matched L0". Sweeps are measured at different L0s, so we
+compare them where both are defined: on the overlap ``[max(min L0_a, min L0_b), min(max L0_a, max L0_b)]``,
+interpolating each sweep's score piecewise-linearly in ``log L0`` (the papers plot L0 on a log axis), and
+evaluating at the overlap's ends and every measured L0 inside it (so a gap at a measured point is never
+missed).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+
+class ParetoComparison(NamedTuple):
+    """Sweep A minus sweep B over their L0 overlap."""
+
+    l0: Float[Tensor, " n"]
+    """The L0 values compared at: the overlap's ends and every measured L0 inside it, ascending."""
+    gap: Float[Tensor, " n"]
+    """``score_A(l0) - score_B(l0)`` at each of those L0s (positive: A is better)."""
+    min_gap: Float[Tensor, ""]
+    """The worst gap for A over the overlap (A dominates B iff ``min_gap >= 0``)."""
+    max_gap: Float[Tensor, ""]
+    """The best gap for A over the overlap."""
+
+
+def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """Piecewise-linear interpolation of (xp, fp) at x; xp ascending, x within [xp[0], xp[-1]]."""
+    idx = torch.searchsorted(xp, x, right=True).clamp(1, len(xp) - 1)
+    x0, x1 = xp[idx - 1], xp[idx]
+    f0, f1 = fp[idx - 1], fp[idx]
+    w = torch.where(x1 > x0, (x - x0) / (x1 - x0), torch.zeros_like(x))
+    return f0 + w * (f1 - f0)
+
+
+def _sorted_sweep(l0: Tensor, score: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    if l0.ndim != 1 or l0.shape != score.shape:
+        raise ValueError(f"sweep {name}: l0 and score must be 1-D of one length, got {tuple(l0.shape)} and "
+                         f"{tuple(score.shape)}")
+    if len(l0) < 2:
+        raise ValueError(f"sweep {name} needs at least two points to interpolate, got {len(l0)}")
+    if not bool(torch.isfinite(l0).all() & torch.isfinite(score).all()):
+        raise ValueError(f"sweep {name} has a non-finite L0 or score")
+    if bool((l0 <= 0).any()):
+        raise ValueError(f"sweep {name} has an L0 <= 0; log-L0 interpolation needs L0 > 0")
+    order = torch.argsort(l0)
+    log_l0 = l0[order].to(torch.float64).log()
+    if bool((log_l0[1:] == log_l0[:-1]).any()):
+        raise ValueError(f"sweep {name} has two points at the same L0")
+    return log_l0, score[order].to(torch.float64)
+
+
+def compare_sweeps(l0_a: Float[Tensor, " n_a"], score_a: Float[Tensor, " n_a"],
+                   l0_b: Float[Tensor, " n_b"], score_b: Float[Tensor, " n_b"]) -> ParetoComparison:
+    """Gap ``score_A - score_B`` over the two sweeps' L0 overlap, interpolating in log L0.
+
+    Raises ``ValueError`` if the sweeps' L0 ranges do not overlap: then no matched-L0 comparison exists,
+    and the sweep has to be extended rather than the claim judged.
+    """
+    xa, ya = _sorted_sweep(l0_a, score_a, "A")
+    xb, yb = _sorted_sweep(l0_b, score_b, "B")
+    lo, hi = torch.maximum(xa[0], xb[0]), torch.minimum(xa[-1], xb[-1])
+    if not bool(lo < hi):
+        raise ValueError(f"the sweeps' L0 ranges do not overlap: A spans [{xa[0].exp():.3g}, {xa[-1].exp():.3g}], "
+                         f"B spans [{xb[0].exp():.3g}, {xb[-1].exp():.3g}]")
+    inner = torch.cat([xa, xb])
+    grid = torch.unique(torch.cat([lo.reshape(1), hi.reshape(1), inner[(inner > lo) & (inner < hi)]]))
+    gap = _interp(grid, xa, ya) - _interp(grid, xb, yb)
+    return ParetoComparison(l0=grid.exp(), gap=gap, min_gap=gap.min(), max_gap=gap.max())

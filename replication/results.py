@@ -1,0 +1,161 @@
+"""The results store: one JSON record per (claim, tier, target, seed), written atomically.
+
+Layout: ``<root>/<tier>/<target>/<claim_id>/seed-<seed>.json``. :func:`load_results` reads every record
+back into a pandas DataFrame with one row per (record, condition). A record holds the measured values, so
+:func:`record_to_measurement` and :func:`replication.verdict.judge` re-judge it with the same code that
+judged the fresh run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from replication.claims import Claim, Tier
+from replication.io import write_json_atomic
+from replication.provenance import device_description, git_revision, library_versions
+from replication.verdict import Measurement, Verdict
+
+SCHEMA_VERSION = 1
+
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "schema": int,
+    "claim_id": str,
+    "tier": str,
+    "target": str,
+    "seed": (int, type(None)),
+    "conditions": list,
+    "verdict": str,
+    "reason": str,
+    "versions": dict,
+    "git_revision": str,
+    "device": str,
+    "wall_time_s": (int, float),
+    "timestamp": str,
+}
+_CONDITION_KEYS = {"metric": str, "value": (int, float), "comparator": str, "threshold": (int, float)}
+
+
+class MalformedRecordError(ValueError):
+    """A results record that cannot be read; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    schema: int
+    claim_id: str
+    tier: str
+    target: str
+    seed: int | None
+    conditions: list[dict[str, Any]]
+    verdict: str
+    reason: str
+    versions: dict[str, str]
+    git_revision: str
+    device: str
+    wall_time_s: float
+    timestamp: str
+
+
+def make_record(claim: Claim, measurement: Measurement, verdict: Verdict) -> ResultRecord:
+    """The record of one per-seed verdict, with provenance."""
+    conds = [
+        {"metric": c.metric, "value": float(measurement.values[c.metric]), "comparator": c.op.value,
+         "threshold": c.threshold}
+        for c in claim.conditions
+    ]
+    return ResultRecord(
+        schema=SCHEMA_VERSION,
+        claim_id=claim.id,
+        tier=measurement.tier.value,
+        target=measurement.target,
+        seed=measurement.seed,
+        conditions=conds,
+        verdict=verdict.status.value,
+        reason=verdict.reason,
+        versions=library_versions(),
+        git_revision=git_revision(),
+        device=device_description(),
+        wall_time_s=float(measurement.wall_time_s),
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+
+
+def record_path(root: Path, tier: str, target: str, claim_id: str, seed: int | None) -> Path:
+    return Path(root) / tier / target / claim_id / f"seed-{'none' if seed is None else seed}.json"
+
+
+def write_record(root: Path, record: ResultRecord) -> Path:
+    """Write one record atomically; returns its path."""
+    path = record_path(root, record.tier, record.target, record.claim_id, record.seed)
+    write_json_atomic(path, asdict(record))
+    return path
+
+
+def read_record(path: Path) -> ResultRecord:
+    """Read and validate one record; raises :class:`MalformedRecordError` naming the file and field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise MalformedRecordError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise MalformedRecordError(f"{path}: a record is a JSON object, got {type(data).__name__}")
+    for key, typ in _REQUIRED.items():
+        if key not in data:
+            raise MalformedRecordError(f"{path}: missing field {key!r}")
+        if not isinstance(data[key], typ) or isinstance(data[key], bool):
+            raise MalformedRecordError(f"{path}: field {key!r} has type {type(data[key]).__name__}")
+    if data["schema"] != SCHEMA_VERSION:
+        raise MalformedRecordError(f"{path}: schema {data['schema']} is not {SCHEMA_VERSION}; re-run the claim")
+    try:
+        Tier(data["tier"])
+    except ValueError:
+        raise MalformedRecordError(f"{path}: unknown tier {data['tier']!r}") from None
+    for i, cond in enumerate(data["conditions"]):
+        if not isinstance(cond, dict):
+            raise MalformedRecordError(f"{path}: conditions[{i}] is not an object")
+        for key, typ in _CONDITION_KEYS.items():
+            if key not in cond or not isinstance(cond[key], typ):
+                raise MalformedRecordError(f"{path}: conditions[{i}] lacks a valid {key!r}")
+    unknown = set(data) - set(_REQUIRED)
+    if unknown:
+        raise MalformedRecordError(f"{path}: unknown fields {sorted(unknown)}")
+    return ResultRecord(**data)
+
+
+def record_to_measurement(record: ResultRecord) -> Measurement:
+    """The measurement a record holds, to re-judge with :func:`replication.verdict.judge`."""
+    return Measurement(
+        tier=Tier(record.tier),
+        target=record.target,
+        seed=record.seed,
+        values={c["metric"]: float(c["value"]) for c in record.conditions},
+        wall_time_s=record.wall_time_s,
+    )
+
+
+def iter_records(root: Path) -> list[ResultRecord]:
+    return [read_record(p) for p in sorted(Path(root).glob("*/*/*/seed-*.json"))]
+
+
+def load_results(root: Path) -> "pandas.DataFrame":  # noqa: F821
+    """All records under ``root`` as a DataFrame, one row per (record, condition)."""
+    import pandas as pd
+
+    rows: list[Mapping[str, Any]] = []
+    for rec in iter_records(root):
+        base = {k: v for k, v in asdict(rec).items() if k not in ("conditions", "versions")}
+        base.update({f"version_{k}": v for k, v in rec.versions.items()})
+        for cond in rec.conditions:
+            rows.append({**base, **cond})
+    columns = ["claim_id", "tier", "target", "seed", "metric", "value", "comparator", "threshold", "verdict",
+               "reason", "git_revision", "device", "wall_time_s", "timestamp"]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    return frame[columns + [c for c in frame.columns if c not in columns]]

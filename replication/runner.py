@@ -1,0 +1,89 @@
+"""Run claims: measure each (analysis, target, seed) once, judge, record.
+
+The same :class:`Runner` serves pytest (one session-wide instance), the command line and the DVC stages.
+Measurements are memoised in-process, so every claim that reads one analysis of one target and seed reuses
+it; expensive artefacts (trained toy SAEs) are cached on disk by :mod:`replication.cache`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from replication.claims import REGISTRY, Claim, Tier
+from replication.results import make_record, write_record
+from replication.targets import ANALYSES, Analysis, Target
+from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def unavailable_reason(target: Target) -> tuple[NotRunReason, str] | None:
+    """Why ``target`` cannot run on this machine, or ``None`` if it can."""
+    if target.needs_gpu and not _cuda_available():
+        return NotRunReason.NEEDS_GPU, (f"target {target.name} needs a CUDA GPU and torch sees none; run "
+                                        f"`pytest -m gpu --target {target.name}` on a GPU machine")
+    missing = target.availability()
+    if missing:
+        return NotRunReason.NEEDS_WEIGHTS, missing
+    return None
+
+
+@dataclass
+class Runner:
+    """Measures and judges claims; writes one record per (claim, tier, target, seed) if ``results_dir``."""
+
+    results_dir: Path | None = None
+    _measurements: dict[tuple[str, str, int | None], Measurement] = field(default_factory=dict)
+
+    def measure(self, analysis: Analysis, target: Target, seed: int | None) -> Measurement:
+        key = (analysis.name, target.name, seed)
+        if key not in self._measurements:
+            start = time.perf_counter()
+            values = dict(analysis.run(target, seed))
+            missing = analysis.provides - set(values)
+            if missing:
+                raise RuntimeError(f"analysis {analysis.name} on {target.name} seed {seed} did not produce "
+                                   f"{sorted(missing)}")
+            self._measurements[key] = Measurement(analysis.tier, target.name, seed, values,
+                                                  time.perf_counter() - start)
+        return self._measurements[key]
+
+    def verdict(self, claim: Claim, tier: Tier, target: Target | None, analysis: Analysis | None) -> Verdict:
+        """Judge ``claim`` on one target over all its seeds (or say why it did not run)."""
+        if claim.requires is not None:
+            reason = NotRunReason.NEEDS_LLM_JUDGE if "LLM" in claim.requires.value else NotRunReason.NEEDS_DATA
+            return not_run(claim, reason, claim.requires.value, tier=tier)
+        if analysis is None or target is None:
+            return not_run(claim, NotRunReason.NOT_IMPLEMENTED,
+                           f"no analysis on the {tier.value} tier provides {', '.join(claim.metrics)} yet",
+                           tier=tier)
+        blocked = unavailable_reason(target)
+        if blocked is not None:
+            return not_run(claim, blocked[0], blocked[1], tier=tier, target=target.name)
+        per_seed = []
+        for seed in target.seeds:
+            measurement = self.measure(analysis, target, seed)
+            verdict = judge(claim, measurement)
+            if self.results_dir is not None:
+                write_record(self.results_dir, make_record(claim, measurement, verdict))
+            per_seed.append(verdict)
+        return aggregate(per_seed)
+
+    def run(self, claims: list[Claim] | None = None, tier: Tier | None = None,
+            target_name: str | None = None) -> list[Verdict]:
+        """Judge every binding of ``claims`` (default: all), optionally restricted to a tier or a target."""
+        verdicts = []
+        for claim in claims if claims is not None else list(REGISTRY):
+            for t, target, analysis in ANALYSES.bindings(claim):
+                if tier is not None and t is not tier:
+                    continue
+                if target_name is not None and (target is None or target.name != target_name):
+                    continue
+                verdicts.append(self.verdict(claim, t, target, analysis))
+        return verdicts

@@ -1,0 +1,26 @@
+"""SAE architectures this package adds to sae-lens, registered in sae-lens's registry on import.
+
+Each architecture lives in its own module (config + inference class + training class, as sae-lens does)
+and is registered here once, under a ``replication-`` prefixed architecture string, so that sae-lens's
+trainer trains it and ``SAE.load_from_disk`` loads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _register(architecture: str, sae: tuple[type[Any], type[Any]] | None,
+              training: tuple[type[Any], type[Any]] | None) -> None:
+    """Register an architecture with sae-lens, once (re-importing this package is harmless)."""
+    from sae_lens.registry import (
+        SAE_CLASS_REGISTRY,
+        SAE_TRAINING_CLASS_REGISTRY,
+        register_sae_class,
+        register_sae_training_class,
+    )
+
+    if sae is not None and architecture not in SAE_CLASS_REGISTRY:
+        register_sae_class(architecture, *sae)
+    if training is not None and architecture not in SAE_TRAINING_CLASS_REGISTRY:
+        register_sae_training_class(architecture, *training)

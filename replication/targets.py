@@ -1,0 +1,148 @@
+"""Targets and analyses: what a claim is measured on, and the code that measures it.
+
+A :class:`Target` is one thing to measure on one tier: a toy data set (with the phenomenon planted, or a
+negative control without it), the tiny LM, or a pretrained model + SAE. An :class:`Analysis` is a
+target-agnostic measuring function ``run(target, seed) -> {metric: value}`` registered for a tier and a
+set of targets; it *provides* named metrics, and a claim is implemented on a tier exactly when some
+analysis registered for that tier provides every metric the claim's conditions read.
+
+An :class:`Expectation` states, as data, the outcome a (claim, target) is expected to have when it is not
+"replicated": on a negative-control target the claim is expected *not* to replicate (a normal test asserts
+it); on a positive target where the paper's claim does not hold, the test is a strict xfail whose reason
+gives the measured values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from replication.claims import Claim, Tier
+from replication.verdict import Status
+
+
+def _always_available() -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to measure claims on.
+
+    Attributes:
+        name: unique, used on the command line (``--target NAME``) and in results paths.
+        tier: the tier it belongs to.
+        description: one line for the report.
+        seeds: the seeds it is measured on (toy: at least three; pretrained weights: ``(None,)``).
+        control: a negative control, on which claims are expected *not* to replicate.
+        needs_gpu: skipped with a reason on a machine without CUDA.
+        availability: returns ``None`` when the target can run here, else what is missing and how to get it.
+    """
+
+    name: str
+    tier: Tier
+    description: str
+    seeds: tuple[int | None, ...] = (0, 1, 2)
+    control: bool = False
+    needs_gpu: bool = False
+    availability: Callable[[], str | None] = _always_available
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError(f"target {self.name!r} has no seed")
+
+
+MetricValues = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A measuring function for one tier: ``run(target, seed)`` returns every metric in ``provides``."""
+
+    name: str
+    tier: Tier
+    targets: tuple[Target, ...]
+    provides: frozenset[str]
+    run: Callable[[Target, int | None], MetricValues]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The expected non-replicated outcome of a (claim, target), with why (measured values go here)."""
+
+    claim_id: str
+    target: str
+    status: Status
+    reason: str
+
+
+@dataclass
+class AnalysisRegistry:
+    analyses: dict[str, Analysis] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    expectations: dict[tuple[str, str], Expectation] = field(default_factory=dict)
+
+    def register(self, analysis: Analysis) -> Analysis:
+        if analysis.name in self.analyses:
+            raise ValueError(f"analysis {analysis.name!r} is already registered")
+        for target in analysis.targets:
+            if target.tier is not analysis.tier:
+                raise ValueError(f"target {target.name!r} is {target.tier.value}, analysis {analysis.name!r} "
+                                 f"is {analysis.tier.value}")
+            known = self.targets.get(target.name)
+            if known is not None and known != target:
+                raise ValueError(f"target name {target.name!r} is registered twice with different settings")
+            self.targets[target.name] = target
+        self.analyses[analysis.name] = analysis
+        return analysis
+
+    def expect(self, claim_id: str, target: str, status: Status, reason: str) -> None:
+        if not reason:
+            raise ValueError(f"an expectation for {claim_id} on {target} needs a reason")
+        key = (claim_id, target)
+        if key in self.expectations:
+            raise ValueError(f"expectation for {claim_id} on {target} is registered twice")
+        self.expectations[key] = Expectation(claim_id, target, status, reason)
+
+    def target(self, name: str) -> Target:
+        try:
+            return self.targets[name]
+        except KeyError:
+            raise KeyError(f"unknown target {name!r}; known targets: {', '.join(sorted(self.targets))}") from None
+
+    def analysis_for(self, claim: Claim, tier: Tier) -> Analysis | None:
+        """The analysis on ``tier`` that provides every metric ``claim`` reads, or ``None``."""
+        if claim.requires is not None:
+            return None
+        needed = set(claim.metrics)
+        found = [a for a in self.analyses.values() if a.tier is tier and needed <= a.provides]
+        if len(found) > 1:
+            raise ValueError(f"claim {claim.id} on {tier.value} is provided by several analyses: "
+                             f"{[a.name for a in found]}")
+        return found[0] if found else None
+
+    def bindings(self, claim: Claim) -> Iterable[tuple[Tier, Target | None, Analysis | None]]:
+        """Every (tier, target, analysis) a claim runs on; ``(tier, None, None)`` where none exists yet.
+
+        A negative-control target is bound only where an expectation for the claim is registered, so that
+        no control test can pass without asserting something.
+        """
+        for tier in sorted(claim.tiers, key=lambda t: list(Tier).index(t)):
+            analysis = self.analysis_for(claim, tier)
+            if analysis is None:
+                yield tier, None, None
+                continue
+            for target in analysis.targets:
+                if target.control and (claim.id, target.name) not in self.expectations:
+                    continue
+                yield tier, target, analysis
+
+
+ANALYSES = AnalysisRegistry()
+
+
+def load_all() -> AnalysisRegistry:
+    """Import the analysis modules so that every analysis and target is registered."""
+    import replication.analyses  # noqa: F401
+
+    return ANALYSES

@@ -1,0 +1,158 @@
+"""Train SAEs with sae-lens's trainer on toy (or cached) activations, once per configuration and seed.
+
+Any architecture in sae-lens's training registry works (``standard``, ``topk``, ``jumprelu``, ``gated``,
+and the variants this package registers). Training goes through :class:`sae_lens.training.sae_trainer.
+SAETrainer`, exactly as sae-lens's own ``sae_lens.synthetic.train_toy_sae`` does, but reads batches from any
+:class:`ToyData`. The trained SAE is saved with ``save_inference_model`` and read back with
+``SAE.load_from_disk`` (the format pretrained SAEs ship in), under a cache key made of the spec, the data's
+configuration and the seed: every claim that reads the same SAE reuses it, across test sessions too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from replication.cache import cached_dir
+
+
+class ToyData(Protocol):
+    """A synthetic activation distribution: ``sample(n, generator)`` gives ``(n, d_in)`` activations."""
+
+    d_in: int
+
+    def config(self) -> dict[str, Any]:
+        """A JSON-serialisable description; it is part of the cache key of everything trained on the data."""
+        ...
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class ToySAESpec:
+    """How to train one SAE: a sae-lens architecture, its width and options, and the training budget."""
+
+    architecture: str
+    d_sae: int
+    options: tuple[tuple[str, Any], ...] = ()
+    """Extra fields of the architecture's ``TrainingSAEConfig`` (``k``, ``l1_coefficient``, ...)."""
+    training_samples: int = 256 * 2000
+    batch_size: int = 256
+    lr: float = 3e-4
+    lr_warm_up_steps: int = 0
+    n_checkpoints: int = 0
+    """Intermediate snapshots to keep (evenly spaced), besides the final SAE."""
+    trainer_options: tuple[tuple[str, Any], ...] = field(default=())
+    """Extra fields of sae-lens's ``SAETrainerConfig``."""
+
+    @staticmethod
+    def make(architecture: str, d_sae: int, **kwargs: Any) -> "ToySAESpec":
+        """``ToySAESpec.make("topk", 128, k=4, training_samples=...)``: unknown keys go to ``options``."""
+        own = {f for f in ToySAESpec.__dataclass_fields__ if f not in ("architecture", "d_sae", "options")}
+        mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own}
+        return ToySAESpec(architecture, d_sae, tuple(sorted(kwargs.items())), **mine)
+
+
+@dataclass(frozen=True)
+class TrainedSAE:
+    sae: Any  # sae_lens.SAE
+    checkpoints: tuple[Any, ...]
+    """Snapshots during training, in order (empty unless ``n_checkpoints``)."""
+    path: Path
+
+
+class _Batches(Iterator[Tensor]):
+    def __init__(self, data: ToyData, batch_size: int, generator: torch.Generator):
+        self.data, self.batch_size, self.generator = data, batch_size, generator
+
+    def __next__(self) -> Tensor:
+        return self.data.sample(self.batch_size, self.generator)
+
+
+def build_training_sae(spec: ToySAESpec, d_in: int) -> Any:
+    """A fresh sae-lens ``TrainingSAE`` of ``spec``'s architecture (from sae-lens's registry)."""
+    import replication.saes  # noqa: F401  (registers this package's architectures in sae-lens)
+    from sae_lens.registry import SAE_TRAINING_CLASS_REGISTRY
+
+    if spec.architecture not in SAE_TRAINING_CLASS_REGISTRY:
+        raise KeyError(f"unknown SAE architecture {spec.architecture!r}; sae-lens knows: "
+                       f"{', '.join(sorted(SAE_TRAINING_CLASS_REGISTRY))}")
+    sae_cls, cfg_cls = SAE_TRAINING_CLASS_REGISTRY[spec.architecture]
+    cfg = cfg_cls(d_in=d_in, d_sae=spec.d_sae, **dict(spec.options))
+    return sae_cls(cfg)
+
+
+def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None) -> Any:
+    """Train ``spec`` on ``data`` with sae-lens's ``SAETrainer``; returns the trained ``TrainingSAE``.
+
+    If ``out_dir`` is given, intermediate snapshots are saved as inference SAEs under
+    ``out_dir/checkpoints/<i>``.
+    """
+    from sae_lens.config import LoggingConfig, SAETrainerConfig
+    from sae_lens.training.sae_trainer import SAETrainer
+
+    torch.manual_seed(seed)
+    sae = build_training_sae(spec, data.d_in)
+    generator = torch.Generator().manual_seed(10_000 + seed)
+    trainer_cfg = SAETrainerConfig(
+        total_training_samples=spec.training_samples,
+        train_batch_size_samples=spec.batch_size,
+        lr=spec.lr,
+        lr_end=spec.lr,
+        lr_warm_up_steps=spec.lr_warm_up_steps,
+        n_checkpoints=spec.n_checkpoints,
+        checkpoint_path=None,
+        save_final_checkpoint=False,
+        device="cpu",
+        # as sae_lens.synthetic.train_toy_sae: no wandb, evals disabled
+        logger=LoggingConfig(log_to_wandb=False, eval_every_n_wandb_logs=2**31 - 1),
+        **dict(spec.trainer_options),
+    )
+    snapshots: list[int] = []
+
+    def save_snapshot(checkpoint_path: Path | None) -> None:  # noqa: ARG001  (sae-lens passes a temp path)
+        if out_dir is None:
+            return
+        target = out_dir / "checkpoints" / str(len(snapshots))
+        target.mkdir(parents=True)
+        trainer.sae.save_inference_model(target)
+        (target / "step.json").write_text(json.dumps({"step": trainer.n_training_steps}))
+        snapshots.append(trainer.n_training_steps)
+
+    trainer = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=_Batches(data, spec.batch_size, generator),
+                         save_checkpoint_fn=save_snapshot)
+    return trainer.fit()
+
+
+def _load(path: Path) -> Any:
+    import replication.saes  # noqa: F401
+    from sae_lens import SAE
+
+    return SAE.load_from_disk(str(path), device="cpu")
+
+
+_MEMO: dict[tuple[ToySAESpec, str, int], TrainedSAE] = {}
+
+
+def train_toy_sae(spec: ToySAESpec, data: ToyData, seed: int) -> TrainedSAE:
+    """The SAE of ``spec`` trained on ``data`` with ``seed``: from memory, the disk cache, or trained now."""
+    data_key = json.dumps(data.config(), sort_keys=True)
+    key = (spec, data_key, seed)
+    if key not in _MEMO:
+        config = {"kind": "toy-sae", "spec": asdict(spec), "data": json.loads(data_key), "seed": seed}
+
+        def build(tmp: Path) -> None:
+            sae = fit(spec, data, seed, out_dir=tmp)
+            sae.save_inference_model(tmp / "final")
+
+        path = cached_dir("toy-sae", config, build)
+        snapshots = path / "checkpoints"
+        checkpoints = sorted(snapshots.iterdir(), key=lambda p: int(p.name)) if snapshots.exists() else []
+        _MEMO[key] = TrainedSAE(_load(path / "final"), tuple(_load(p) for p in checkpoints), path)
+    return _MEMO[key]

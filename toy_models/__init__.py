@@ -1,0 +1,9 @@
+"""Synthetic activation distributions for the toy tier: each plants (or omits) a paper's phenomenon.
+
+Every data set implements :class:`replication.training.ToyData`: ``d_in``, ``config()`` (hashed into the
+cache key of everything trained on it) and ``sample(n, generator)``, deterministic given the generator.
+"""
+
+from toy_models.sparse import SparseFeatureToy
+
+__all__ = ["SparseFeatureToy"]
