@@ -9,6 +9,7 @@ judged the fresh run.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "target": str,
     "seed": (int, type(None)),
     "conditions": list,
+    "measured": dict,
     "verdict": str,
     "reason": str,
     "versions": dict,
@@ -52,6 +54,8 @@ class ResultRecord:
     target: str
     seed: int | None
     conditions: list[dict[str, Any]]
+    measured: dict[str, float]
+    """Every finite scalar the analysis produced on this (target, seed), for the report's figures."""
     verdict: str
     reason: str
     versions: dict[str, str]
@@ -75,6 +79,7 @@ def make_record(claim: Claim, measurement: Measurement, verdict: Verdict) -> Res
         target=measurement.target,
         seed=measurement.seed,
         conditions=conds,
+        measured={k: float(v) for k, v in measurement.values.items() if math.isfinite(float(v))},
         verdict=verdict.status.value,
         reason=verdict.reason,
         versions=library_versions(),
@@ -149,7 +154,7 @@ def load_results(root: Path) -> "pandas.DataFrame":  # noqa: F821
 
     rows: list[Mapping[str, Any]] = []
     for rec in iter_records(root):
-        base = {k: v for k, v in asdict(rec).items() if k not in ("conditions", "versions")}
+        base = {k: v for k, v in asdict(rec).items() if k not in ("conditions", "versions", "measured")}
         base.update({f"version_{k}": v for k, v in rec.versions.items()})
         for cond in rec.conditions:
             rows.append({**base, **cond})

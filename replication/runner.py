@@ -66,14 +66,16 @@ class Runner:
         blocked = unavailable_reason(target)
         if blocked is not None:
             return not_run(claim, blocked[0], blocked[1], tier=tier, target=target.name)
-        per_seed = []
+        judged = []
         for seed in target.seeds:
             measurement = self.measure(analysis, target, seed)
-            verdict = judge(claim, measurement)
-            if self.results_dir is not None:
+            judged.append((measurement, judge(claim, measurement)))
+        # records are written only once every seed has been measured and judged: a failure on a later seed
+        # leaves no partial set of records behind
+        if self.results_dir is not None:
+            for measurement, verdict in judged:
                 write_record(self.results_dir, make_record(claim, measurement, verdict))
-            per_seed.append(verdict)
-        return aggregate(per_seed)
+        return aggregate([verdict for _, verdict in judged])
 
     def run(self, claims: list[Claim] | None = None, tier: Tier | None = None,
             target_name: str | None = None) -> list[Verdict]:

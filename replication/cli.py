@@ -1,0 +1,216 @@
+"""``sae-replicate``: list claims and targets, run claims, build the report.
+
+It drives the same registries, runner and verdicts as pytest and the DVC stages.
+
+Examples::
+
+    sae-replicate claims                     # every catalog claim, its tiers and status per tier
+    sae-replicate claims --paper antipodal
+    sae-replicate targets                    # what claims run on, per tier, and whether it can run here
+    sae-replicate show topk.less_shrinkage   # one claim in full
+    sae-replicate run --tier toy             # measure, judge and record every toy claim
+    sae-replicate run --claim topk.dead_latents --target toy-sparse
+    sae-replicate report                     # Markdown + HTML report from the results store
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS = REPO / "results"
+
+
+def _load():
+    from replication.claims import load_all as load_claims
+    from replication.targets import load_all as load_analyses
+
+    return load_claims(), load_analyses()
+
+
+def tier_status(claim, tier) -> str:
+    """How a claim stands on one tier, without running anything: implemented, or why not."""
+    from replication.runner import unavailable_reason
+
+    _, analyses = _load()
+    if claim.requires is not None:
+        return claim.requires.value
+    analysis = analyses.analysis_for(claim, tier)
+    if analysis is None:
+        return "not implemented"
+    names = []
+    for target in analysis.targets:
+        blocked = unavailable_reason(target)
+        names.append(target.name + (f" ({blocked[0].value})" if blocked else ""))
+    return "implemented: " + ", ".join(names)
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from replication.claims import Tier
+
+    registry, _ = _load()
+    claims = [c for c in registry if args.paper in (None, c.paper)]
+    if not claims:
+        print(f"no claims for paper {args.paper!r}; papers: {', '.join(registry.papers())}", file=sys.stderr)
+        return 2
+    width = max(len(c.id) for c in claims)
+    print(f"{'claim'.ljust(width)}  {'tiers':<18}  status per tier")
+    for claim in claims:
+        tiers = [t for t in Tier if t in claim.tiers]
+        statuses = "; ".join(f"{t.value}: {tier_status(claim, t)}" for t in tiers)
+        print(f"{claim.id.ljust(width)}  {','.join(t.value for t in tiers):<18}  {statuses}")
+    print(f"\n{len(claims)} claims")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from replication.claims import Tier, UnknownClaimError
+
+    registry, analyses = _load()
+    try:
+        claim = registry.get(args.claim)
+    except UnknownClaimError as err:
+        print(err, file=sys.stderr)
+        return 2
+    wrap = lambda s: textwrap.fill(s, 100, initial_indent="  ", subsequent_indent="  ")  # noqa: E731
+    print(f"{claim.id}  ({claim.paper}, {claim.source})")
+    print(wrap(claim.statement))
+    print(f"paper reports: {claim.paper_value}")
+    print(f"criterion:     {claim.criterion}")
+    print("tolerance:\n" + wrap(claim.rationale))
+    if claim.definition:
+        print("definition:\n" + wrap(claim.definition))
+    for tier in (t for t in Tier if t in claim.tiers):
+        print(f"{tier.value}: {tier_status(claim, tier)}")
+        for (cid, target), exp in analyses.expectations.items():
+            if cid == claim.id:
+                print(f"  expected {exp.status.value} on {target}: {exp.reason}")
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from replication.runner import unavailable_reason
+
+    _, analyses = _load()
+    for name, target in sorted(analyses.targets.items(), key=lambda kv: (kv[1].tier.value, kv[0])):
+        if args.tier not in (None, target.tier.value):
+            continue
+        blocked = unavailable_reason(target)
+        state = f"cannot run here: {blocked[1]}" if blocked else "runs here"
+        kind = "negative control" if target.control else "target"
+        seeds = ",".join("-" if s is None else str(s) for s in target.seeds)
+        print(f"{name}  [{target.tier.value} {kind}, seeds {seeds}]  {state}\n    {target.description}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from replication.claims import Tier, UnknownClaimError
+    from replication.runner import Runner
+
+    torch.set_num_threads(args.threads)
+    registry, analyses = _load()
+    try:
+        claims = [registry.get(c) for c in args.claim] if args.claim else list(registry)
+    except UnknownClaimError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if args.paper:
+        claims = [c for c in claims if c.paper == args.paper]
+    if args.target:
+        try:
+            analyses.target(args.target)
+        except KeyError as err:
+            print(err.args[0], file=sys.stderr)
+            return 2
+    tier = Tier(args.tier) if args.tier else None
+    runner = Runner(results_dir=Path(args.results_dir))
+    jobs = [(c, t, tg, a) for c in claims for t, tg, a in analyses.bindings(c)
+            if (tier is None or t is tier) and (args.target is None or (tg is not None and tg.name == args.target))]
+    counts: dict[str, int] = {}
+    metrics: dict[str, dict[str, dict[str, object]]] = {}
+    for claim, t, target, analysis in tqdm(jobs, desc="claims", unit="claim", disable=args.quiet):
+        verdict = runner.verdict(claim, t, target, analysis)
+        if target is not None and verdict.values:
+            metrics.setdefault(claim.id, {})[target.name] = {
+                "verdict": verdict.status.value,
+                **{m: sum(v) / len(v) for m, v in verdict.values.items()}}
+        expectation = analyses.expectations.get((claim.id, target.name)) if target else None
+        note = f"  [expected: {expectation.status.value}]" if expectation else ""
+        where = f"{t.value}/{target.name if target else '-'}"
+        tqdm.write(f"{claim.id:<42} {where:<32} {verdict.summary()}{note}")
+        counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
+    if args.metrics:
+        from replication.io import write_json_atomic
+
+        write_json_atomic(Path(args.metrics), metrics)  # `dvc metrics show` reads it: mean over seeds
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run")
+    print(f"records written under {args.results_dir}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from replication.report import build_report
+
+    paths = build_report(results_dir=Path(args.results_dir), out_dir=Path(args.out), html=not args.no_html)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sae-replicate",
+        description="Replication benchmark for SAE interpretability papers: every claim of the papers, "
+                    "measured on toy data, a tiny LM and the papers' own models, with a verdict.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent(__doc__.split("Examples::", 1)[1]),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("claims", help="list every catalog claim with its tiers and status per tier")
+    p.add_argument("--paper", help="only this paper (antipodal, bimodality, sagsae, topk)")
+    p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser("show", help="one claim in full: statement, criterion, tolerance, definition")
+    p.add_argument("claim", help="a catalog ID, e.g. topk.less_shrinkage")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("targets", help="list targets per tier and whether they can run on this machine")
+    p.add_argument("--tier", choices=["toy", "tinylm", "real"])
+    p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("run", help="measure, judge and record claims (toy SAEs are trained once, cached)")
+    p.add_argument("--tier", choices=["toy", "tinylm", "real"], help="only this tier (default: all that can run)")
+    p.add_argument("--paper", help="only this paper")
+    p.add_argument("--claim", action="append", help="only this claim ID (repeatable)")
+    p.add_argument("--target", help="only this target (see `sae-replicate targets`)")
+    p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)),
+                   help="where result records go (default: results/)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for toy SAEs)")
+    p.add_argument("--metrics", help="also write each claim's values (mean over seeds) to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write the replication report (Markdown + HTML) from the results store")
+    p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)))
+    p.add_argument("--out", default=str(REPO / "report" / "out"), help="output folder (default: report/out)")
+    p.add_argument("--no-html", action="store_true", help="Markdown only")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

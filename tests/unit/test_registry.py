@@ -1,0 +1,111 @@
+"""The claim registry: every catalog ID registered, duplicates refused, unknown IDs answered with the list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from replication.claims import (
+    REGISTRY,
+    Claim,
+    ClaimRegistry,
+    Comparator,
+    Condition,
+    Tier,
+    UnknownClaimError,
+    catalog_ids,
+    conditions,
+    load_all,
+    tiers,
+)
+from replication.targets import ANALYSES
+from replication.targets import load_all as load_analyses
+
+CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "claims-catalog.md"
+
+
+def _claim(claim_id: str = "topk.example") -> Claim:
+    return Claim(id=claim_id, paper="topk", source="§0", statement="s", paper_value="v",
+                 conditions=conditions(("m", ">=", 0.5)), tiers=tiers("toy"), rationale="test")
+
+
+@pytest.mark.skipif(not CATALOG.exists(), reason=f"claims catalog not found at {CATALOG}")
+def test_every_catalog_id_is_registered_and_nothing_else() -> None:
+    ids = catalog_ids(CATALOG.read_text())
+    assert len(ids) == 40  # the catalog's four tables hold 14 + 14 + 9 + 3 claims
+    assert sorted(c.id for c in load_all()) == ids
+
+
+def test_registered_tiers_match_the_catalog() -> None:
+    text = CATALOG.read_text() if CATALOG.exists() else pytest.skip("no catalog")
+    for line in text.splitlines():
+        if not line.startswith("| ") or "." not in line.split("|")[1]:
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] not in REGISTRY:
+            continue
+        listed = {t for t in ("toy", "tinylm", "real") if t in cells[-1]}
+        assert {t.value for t in REGISTRY.get(cells[0]).tiers} == listed, cells[0]
+
+
+def test_duplicate_id_is_refused() -> None:
+    registry = ClaimRegistry()
+    registry.register(_claim())
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(_claim())
+
+
+def test_unknown_id_lists_the_known_ones() -> None:
+    registry = ClaimRegistry()
+    registry.register(_claim("topk.a"))
+    registry.register(_claim("topk.b"))
+    with pytest.raises(UnknownClaimError, match=r"unknown claim ID 'topk.c'; known IDs: topk.a, topk.b"):
+        registry.get("topk.c")
+
+
+def test_global_registry_unknown_id_message() -> None:
+    load_all()
+    with pytest.raises(UnknownClaimError) as err:
+        REGISTRY.get("antipodal.nope")
+    assert "antipodal.sparse_bulk" in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(id="bimodality.x"), "must start with its paper key"),
+    (dict(conditions=()), "no condition"),
+    (dict(tiers=frozenset()), "lists no tier"),
+    (dict(rationale=""), "rationale"),
+])
+def test_malformed_claims_are_refused(kwargs: dict, match: str) -> None:
+    base = dict(id="topk.x", paper="topk", source="§0", statement="s", paper_value="v",
+                conditions=conditions(("m", ">=", 0.5)), tiers=tiers("toy"), rationale="r")
+    with pytest.raises(ValueError, match=match):
+        Claim(**{**base, **kwargs})
+
+
+def test_condition_threshold_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="must be finite"):
+        Condition("m", Comparator.GE, float("nan"))
+
+
+def test_every_claim_has_a_rationale_and_every_implemented_one_a_single_analysis() -> None:
+    load_all()
+    load_analyses()
+    for claim in REGISTRY:
+        assert claim.rationale.strip(), claim.id
+        for tier in claim.tiers:
+            ANALYSES.analysis_for(claim, tier)  # raises if two analyses provide the same claim
+
+
+def test_control_targets_are_bound_only_with_an_expectation() -> None:
+    load_all()
+    load_analyses()
+    for claim in REGISTRY:
+        for _, target, _ in ANALYSES.bindings(claim):
+            if target is not None and target.control:
+                assert (claim.id, target.name) in ANALYSES.expectations
+
+
+def test_tier_values() -> None:
+    assert [t.value for t in Tier] == ["toy", "tinylm", "real"]

@@ -1,0 +1,128 @@
+"""The results store: atomic records, readable by pandas, malformed records rejected with the file named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from replication.claims import Claim, Tier, conditions, tiers
+from replication.results import (
+    MalformedRecordError,
+    load_results,
+    make_record,
+    read_record,
+    record_to_measurement,
+    write_record,
+)
+from replication.runner import Runner
+from replication.targets import Analysis, Target
+from replication.verdict import InvalidMeasurementError, Measurement, Status, judge
+
+CLAIM = Claim(id="topk.r", paper="topk", source="§0", statement="s", paper_value="v",
+              conditions=conditions(("a", ">=", 0.5)), tiers=tiers("toy"), rationale="r")
+
+
+def _write(root: Path, seed: int = 0, a: float = 0.7) -> Path:
+    m = Measurement(Tier.TOY, "t", seed, {"a": a}, wall_time_s=1.5)
+    return write_record(root, make_record(CLAIM, m, judge(CLAIM, m)))
+
+
+def test_record_round_trip_and_rejudge(tmp_path: Path) -> None:
+    path = _write(tmp_path, seed=2, a=0.3)
+    rec = read_record(path)
+    assert (rec.claim_id, rec.tier, rec.target, rec.seed, rec.verdict) == ("topk.r", "toy", "t", 2,
+                                                                           "not replicated")
+    assert rec.versions["torch"].startswith("2.")
+    assert rec.device and rec.git_revision and rec.wall_time_s == pytest.approx(1.5, abs=0)
+    # the same verdict code judges a recorded run
+    assert judge(CLAIM, record_to_measurement(rec)).status is Status.NOT_REPLICATED
+
+
+def test_load_results_one_row_per_condition(tmp_path: Path) -> None:
+    for seed in range(3):
+        _write(tmp_path, seed=seed, a=0.5 + seed / 10)
+    frame = load_results(tmp_path)
+    assert len(frame) == 3
+    assert list(frame["seed"]) == [0, 1, 2]
+    assert frame["value"].tolist() == pytest.approx([0.5, 0.6, 0.7], abs=1e-12)
+    assert set(frame["verdict"]) == {"replicated"}
+
+
+def test_load_results_of_an_empty_store(tmp_path: Path) -> None:
+    assert load_results(tmp_path).empty
+
+
+def test_no_temporary_files_are_left(tmp_path: Path) -> None:
+    _write(tmp_path)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["seed-0.json"]
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: "{not json", "not valid JSON"),
+    (lambda d: json.dumps([1, 2]), "a record is a JSON object"),
+    (lambda d: json.dumps({k: v for k, v in d.items() if k != "verdict"}), "missing field 'verdict'"),
+    (lambda d: json.dumps({**d, "seed": "zero"}), "field 'seed' has type str"),
+    (lambda d: json.dumps({**d, "tier": "huge"}), "unknown tier 'huge'"),
+    (lambda d: json.dumps({**d, "conditions": [{"metric": "a"}]}), r"conditions\[0\] lacks a valid 'value'"),
+    (lambda d: json.dumps({**d, "extra": 1}), "unknown fields"),
+    (lambda d: json.dumps({**d, "schema": 99}), "schema 99"),
+])
+def test_malformed_record_names_file_and_field(tmp_path: Path, mutate, match: str) -> None:
+    path = _write(tmp_path)
+    path.write_text(mutate(json.loads(path.read_text())))
+    with pytest.raises(MalformedRecordError, match=match) as err:
+        read_record(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(MalformedRecordError):
+        load_results(tmp_path)
+
+
+def _analysis(values_by_seed: dict[int, float]) -> tuple[Analysis, Target]:
+    target = Target("t", Tier.TOY, "test target", seeds=tuple(values_by_seed))
+    return Analysis("a", Tier.TOY, (target,), frozenset({"a"}),
+                    lambda t, seed: {"a": values_by_seed[seed]}), target
+
+
+def test_runner_writes_one_record_per_seed(tmp_path: Path) -> None:
+    analysis, target = _analysis({0: 0.9, 1: 0.8, 2: 0.7})
+    verdict = Runner(results_dir=tmp_path).verdict(CLAIM, Tier.TOY, target, analysis)
+    assert verdict.status is Status.REPLICATED
+    assert sorted(p.name for p in tmp_path.rglob("*.json")) == ["seed-0.json", "seed-1.json", "seed-2.json"]
+
+
+def test_a_nan_on_a_later_seed_writes_nothing(tmp_path: Path) -> None:
+    analysis, target = _analysis({0: 0.9, 1: float("nan"), 2: 0.7})
+    with pytest.raises(InvalidMeasurementError, match="seed 1: metric 'a' is nan"):
+        Runner(results_dir=tmp_path).verdict(CLAIM, Tier.TOY, target, analysis)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_runner_measures_each_target_seed_once() -> None:
+    calls: list[int] = []
+    target = Target("t", Tier.TOY, "test", seeds=(0, 1))
+    analysis = Analysis("a", Tier.TOY, (target,), frozenset({"a"}), lambda t, s: calls.append(s) or {"a": 1.0})
+    runner = Runner()
+    for _ in range(3):
+        runner.verdict(CLAIM, Tier.TOY, target, analysis)
+    assert calls == [0, 1]
+
+
+def test_gpu_target_without_cuda_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    target = Target("gemma", Tier.REAL, "x", seeds=(None,), needs_gpu=True)
+    analysis = Analysis("g", Tier.REAL, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0})
+    verdict = Runner().verdict(CLAIM, Tier.REAL, target, analysis)
+    assert verdict.status is Status.NOT_RUN
+    assert "needs a CUDA GPU" in verdict.reason and "--target gemma" in verdict.reason
+
+
+def test_missing_weights_reason_is_passed_through() -> None:
+    target = Target("w", Tier.REAL, "x", seeds=(None,),
+                    availability=lambda: "weights google/gemma-2-2b are not in the HF cache; run `hf download`")
+    analysis = Analysis("w", Tier.REAL, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0})
+    verdict = Runner().verdict(CLAIM, Tier.REAL, target, analysis)
+    assert verdict.status is Status.NOT_RUN and "hf download" in verdict.reason

@@ -1,0 +1,114 @@
+"""Toy training through sae-lens, the on-disk cache, and the input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hypothesis.strategies as st
+import pytest
+import torch
+from hypothesis import given
+
+from replication.cache import cached_dir, config_hash
+from replication.checks import InvalidWeightsError, ShapeMismatchError, check_finite_weights, check_sae_input
+from replication.metrics import l0_per_token
+from replication.training import ToySAESpec, train_toy_sae
+from toy_models import SparseFeatureToy
+
+TINY = dict(training_samples=64 * 20, batch_size=64, lr=1e-3)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SAE_REPLICATION_CACHE", str(tmp_path))
+    import replication.training as training
+
+    monkeypatch.setattr(training, "_MEMO", {})
+    return tmp_path
+
+
+def test_config_hash_is_order_free_and_discriminating() -> None:
+    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+    with pytest.raises(TypeError, match="not JSON-serialisable"):
+        config_hash({"a": object()})
+
+
+def test_cached_dir_builds_once(tmp_path: Path) -> None:
+    calls = []
+
+    def build(d: Path) -> None:
+        calls.append(d)
+        (d / "x.txt").write_text("hi")
+
+    first = cached_dir("k", {"a": 1}, build, root=tmp_path)
+    second = cached_dir("k", {"a": 1}, build, root=tmp_path)
+    assert first == second and len(calls) == 1 and (first / "x.txt").read_text() == "hi"
+
+
+def test_interrupted_build_leaves_nothing(tmp_path: Path) -> None:
+    def build(d: Path) -> None:
+        (d / "half.txt").write_text("half")
+        raise RuntimeError("killed mid-training")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        cached_dir("k", {"a": 1}, build, root=tmp_path)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_trained_sae_round_trips_through_the_cache(cache: Path) -> None:
+    data = SparseFeatureToy(d_in=8, n_features=16)
+    spec = ToySAESpec.make("topk", 16, k=2, **TINY)
+    first = train_toy_sae(spec, data, seed=0)
+    assert (first.path / "final" / "cfg.json").exists() and first.path.is_relative_to(cache)
+    import replication.training as training
+
+    training._MEMO.clear()
+    again = train_toy_sae(spec, data, seed=0)  # from disk, not retrained
+    torch.testing.assert_close(again.sae.W_dec, first.sae.W_dec, rtol=0, atol=0)
+    other_seed = train_toy_sae(spec, data, seed=1)
+    assert other_seed.path != first.path
+
+
+def test_unknown_architecture_lists_known_ones(cache: Path) -> None:
+    with pytest.raises(KeyError, match="unknown SAE architecture 'nope'.*topk"):
+        train_toy_sae(ToySAESpec.make("nope", 8, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0)
+
+
+def test_sae_whose_shape_does_not_match_its_data(cache: Path) -> None:
+    sae = train_toy_sae(ToySAESpec.make("standard", 16, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0).sae
+    with pytest.raises(ShapeMismatchError, match=r"shape \(5, 7\) but the SAE expects \(tokens, d_in=8\)"):
+        check_sae_input(sae, torch.zeros(5, 7))
+    check_sae_input(sae, torch.zeros(5, 8))
+
+
+def test_invalid_weights_are_named(cache: Path) -> None:
+    sae = train_toy_sae(ToySAESpec.make("standard", 16, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0).sae
+    with torch.no_grad():
+        sae.W_dec[3] = 0.0
+    with pytest.raises(InvalidWeightsError, match=r"decoder rows \[3\] have zero norm"):
+        check_finite_weights(sae)
+    with torch.no_grad():
+        sae.W_enc[0, 0] = float("nan")
+    with pytest.raises(InvalidWeightsError, match="W_enc has 1 non-finite"):
+        check_finite_weights(sae)
+
+
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 16))
+def test_sae_lens_topk_keeps_exactly_k_when_the_top_k_are_positive(seed: int, k: int) -> None:
+    """Instrument for topk.exact_sparsity: sae-lens's TopK activation (TopK, then ReLU)."""
+    from sae_lens.saes.topk_sae import TopK
+
+    g = torch.Generator().manual_seed(seed)
+    pre = torch.randn(32, 16, generator=g).abs() + 1e-3  # strictly positive pre-activations
+    assert l0_per_token(TopK(k)(pre)).tolist() == [k] * 32
+    # with negative pre-activations the ReLU can leave fewer than k: the claim's metric would see it
+    assert int(l0_per_token(TopK(k)(-pre)).max()) == 0
+
+
+def test_toy_data_is_deterministic_given_the_generator() -> None:
+    data = SparseFeatureToy(d_in=8, n_features=16)
+    a = data.sample(10, torch.Generator().manual_seed(3))
+    b = data.sample(10, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch.testing.assert_close(data.directions.norm(dim=-1), torch.ones(16), rtol=0, atol=1e-5)
