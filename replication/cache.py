@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from replication.io import atomic_dir, write_json_atomic
+from replication.io import write_json_atomic
 
 #: bump to invalidate every cached artefact after a change that alters what training produces
 CACHE_VERSION = 1
@@ -44,8 +46,21 @@ def cached_dir(kind: str, config: Mapping[str, Any], build: Callable[[Path], Non
     path = (root or cache_root()) / kind / config_hash(config)
     if (path / _DONE).exists():
         return path
-    with atomic_dir(path) as tmp:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
         build(tmp)
         write_json_atomic(tmp / "config.json", dict(config))
         (tmp / _DONE).write_text("")
+        if path.exists() and not (path / _DONE).exists():
+            shutil.rmtree(path)  # a leftover without DONE is no artefact
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not (path / _DONE).exists():
+                raise
+            # another process (a parallel test worker) finished the same artefact first: keep theirs
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return path

@@ -112,3 +112,20 @@ def test_toy_data_is_deterministic_given_the_generator() -> None:
     b = data.sample(10, torch.Generator().manual_seed(3))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     torch.testing.assert_close(data.directions.norm(dim=-1), torch.ones(16), rtol=0, atol=1e-5)
+
+
+def test_a_parallel_worker_that_finished_first_wins(tmp_path: Path) -> None:
+    """Two test workers may build the same artefact; the second keeps the first's and discards its own."""
+    from replication.cache import config_hash
+
+    final = tmp_path / "k" / config_hash({"a": 1})
+
+    def build(d: Path) -> None:
+        (d / "mine.txt").write_text("mine")
+        final.mkdir(parents=True)  # meanwhile, another worker completes the same artefact
+        (final / "theirs.txt").write_text("theirs")
+        (final / "DONE").write_text("")
+
+    path = cached_dir("k", {"a": 1}, build, root=tmp_path)
+    assert (path / "theirs.txt").exists() and not (path / "mine.txt").exists()
+    assert [p.name for p in (tmp_path / "k").iterdir()] == [final.name]  # no temporary left behind
