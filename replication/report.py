@@ -89,10 +89,6 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
     return rows
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _provenance(records: list[ResultRecord]) -> list[str]:
     if not records:
         return ["No result records yet."]
@@ -148,85 +144,124 @@ def _figures(records: list[ResultRecord], out_dir: Path) -> dict[str, list[tuple
     return made
 
 
-def render_markdown(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord],
-                    out_dir: Path) -> str:
-    counts = defaultdict(int)
+# ---------------------------------------------------------------------------------- document model
+# The report is built once as a list of blocks and rendered twice (Markdown, HTML), so both say the same.
+
+Block = tuple  # ("h1"|"h2"|"p", text) | ("table", header, rows, row_classes) | ("figure", path, caption) | ("ul", items)
+
+_SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "not run": "not run"}
+
+
+def _glance_cell(rows: list[Row]) -> str:
+    if not rows:
+        return ""
+    parts = []
+    for r in rows:
+        if r.status == Status.NOT_RUN.value:
+            why = "not implemented" if "not implemented" in r.reason else r.reason.split(":")[0].split(";")[0]
+            parts.append(f"not run ({why[:60]})")
+        else:
+            parts.append(f"{_SHORT[r.status]} ({r.target})")
+    counted = {p: parts.count(p) for p in dict.fromkeys(parts)}
+    return "; ".join(p if n == 1 else f"{p} ×{n}" for p, n in counted.items())
+
+
+def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord]) -> list[Block]:
+    counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.status] += 1
-    lines = ["# SAE replication report", "",
-             "Every quantitative claim of the papers (IDs from the claims catalog), measured on each tier and "
-             "target it applies to. Verdicts are re-judged from the result records by the same code that judged "
-             "the runs: *replicated* means every condition holds on every seed.", "",
-             "**Summary:** " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), "",
-             "## Overview", "",
-             "| claim | tier | target | paper reports | ours (mean [min, max] over seeds) | criterion | verdict | why / notes |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append("| " + " | ".join(_md_cell(x) for x in (
-            f"`{r.claim.id}`", r.tier.value, r.target, r.claim.paper_value, r.ours + (f" (seeds {r.seeds})" if r.seeds else ""),
-            r.claim.criterion, f"**{r.status}**", r.reason)) + " |")
-    by_paper: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
-        by_paper[r.claim.paper].append(r)
-    for paper, prows in by_paper.items():
-        lines += ["", f"## {paper}: {PAPER_TITLES.get(paper, paper)}", ""]
+    blocks: list[Block] = [
+        ("h1", "SAE replication report"),
+        ("p", "Every quantitative claim of the papers (IDs from the claims catalog), on each tier and target it "
+              "applies to. Verdicts are re-judged from the result records by the same code that judged the runs: "
+              "replicated means every condition holds on every seed. A negative control is a target without the "
+              "phenomenon, on which the claim is expected not to replicate."),
+        ("p", "Summary over (claim, tier, target) rows: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))),
+        ("h2", "At a glance"),
+    ]
+    tiers = list(Tier)
+    glance = []
+    classes = []
+    for claim in dict.fromkeys(r.claim for r in rows):
+        mine = [r for r in rows if r.claim is claim]
+        cells = [_glance_cell([r for r in mine if r.tier is t]) if t in claim.tiers else "—" for t in tiers]
+        glance.append([claim.id, claim.paper_value] + cells)
+        statuses = {r.status for r in mine}
+        classes.append("not-replicated" if Status.NOT_REPLICATED.value in statuses
+                       else "replicated" if Status.REPLICATED.value in statuses else "not-run")
+    blocks.append(("table", ["claim", "paper reports"] + [t.value for t in tiers], glance, classes))
+    for paper in dict.fromkeys(r.claim.paper for r in rows):
+        prows = [r for r in rows if r.claim.paper == paper]
+        blocks.append(("h2", f"{paper}: {PAPER_TITLES.get(paper, paper)}"))
         for path, caption in figures.get(paper, []):
+            blocks.append(("figure", path, caption))
+        blocks.append(("table", ["claim", "tier", "target", "ours: mean [min, max] over seeds", "criterion",
+                                 "verdict", "why / notes"],
+                       [[r.claim.id, r.tier.value, r.target, r.ours + (f" (seeds {r.seeds})" if r.seeds else ""),
+                         r.claim.criterion, r.status, r.reason] for r in prows],
+                       [r.status.replace(" ", "-") for r in prows]))
+        blocks.append(("ul", [f"{c.id} ({c.source}): {c.statement}. Paper: {c.paper_value}. Tolerance: "
+                              f"{c.rationale}" + (f" Definition: {c.definition}" if c.definition else "")
+                              for c in dict.fromkeys(r.claim for r in prows)]))
+    blocks += [("h2", "Provenance"), ("ul", [line[2:] for line in _provenance(records)])]
+    return blocks
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: list[Block], out_dir: Path) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h1":
+            lines += [f"# {block[1]}", ""]
+        elif kind == "h2":
+            lines += [f"## {block[1]}", ""]
+        elif kind == "p":
+            lines += [block[1], ""]
+        elif kind == "table":
+            _, header, body, _classes = block
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(_md_cell(str(c)) for c in row) + " |" for row in body] + [""]
+        elif kind == "figure":
+            _, path, caption = block
             lines += [f"![{caption}]({path.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
-        seen = set()
-        for r in prows:
-            if r.claim.id in seen:
-                continue
-            seen.add(r.claim.id)
-            c = r.claim
-            lines += [f"- **`{c.id}`** ({c.source}): {c.statement}. Paper: {c.paper_value}. "
-                      f"Criterion: `{c.criterion}`. Tolerance: {c.rationale}"
-                      + (f" Definition: {c.definition}" if c.definition else "")]
-    lines += ["", "## Provenance", ""] + _provenance(records)
-    return "\n".join(lines) + "\n"
+        elif kind == "ul":
+            lines += [f"- {item}" for item in block[1]] + [""]
+    return "\n".join(lines)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
-th{background:#f0f0f0}tr.replicated td.v{background:#d9f2d9}tr.not-replicated td.v{background:#f9d6d5}
-tr.not-run td.v{background:#eee}code{font-size:12px}img{max-width:900px;display:block}figure{margin:1em 0}
-figcaption{font-style:italic;font-size:13px;max-width:900px}"""
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1500px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
+th{background:#f0f0f0;text-align:left}tr.replicated td{background:#eaf7ea}tr.not-replicated td{background:#fbe3e2}
+tr.not-run td{color:#666}td:first-child{font-family:monospace;white-space:nowrap}img{max-width:100%;display:block}
+figure{margin:1.5em 0}figcaption{font-style:italic;font-size:13px;max-width:1100px}li{margin:.3em 0;font-size:14px}"""
 
 
-def render_html(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord]) -> str:
+def render_html(blocks: list[Block]) -> str:
     e = html.escape
-    counts = defaultdict(int)
-    for row in rows:
-        counts[row.status] += 1
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>SAE replication report</title>",
-           f"<style>{_CSS}</style></head><body><h1>SAE replication report</h1>",
-           "<p>Every quantitative claim of the papers, measured on each tier and target it applies to; verdicts "
-           "re-judged from the result records (replicated = every condition holds on every seed).</p>",
-           "<p><b>Summary:</b> " + e(", ".join(f"{n} {s}" for s, n in sorted(counts.items()))) + "</p>",
-           "<h2>Overview</h2><table><tr><th>claim</th><th>tier</th><th>target</th><th>paper reports</th>"
-           "<th>ours (mean [min, max] over seeds)</th><th>criterion</th><th>verdict</th><th>why / notes</th></tr>"]
-    for r in rows:
-        css = r.status.replace(" ", "-")
-        ours = r.ours + (f" (seeds {r.seeds})" if r.seeds else "")
-        out.append(f"<tr class='{css}'><td><code>{e(r.claim.id)}</code></td><td>{e(r.tier.value)}</td>"
-                   f"<td>{e(r.target)}</td><td>{e(r.claim.paper_value)}</td><td>{e(ours)}</td>"
-                   f"<td><code>{e(r.claim.criterion)}</code></td><td class='v'><b>{e(r.status)}</b></td>"
-                   f"<td>{e(r.reason)}</td></tr>")
-    out.append("</table>")
-    papers = list(dict.fromkeys(r.claim.paper for r in rows))
-    for paper in papers:
-        out.append(f"<h2>{e(paper)}: {e(PAPER_TITLES.get(paper, paper))}</h2>")
-        for path, caption in figures.get(paper, []):
+           f"<style>{_CSS}</style></head><body>"]
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "p"):
+            out.append(f"<{kind}>{e(block[1])}</{kind}>")
+        elif kind == "table":
+            _, header, body, classes = block
+            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            for row, css in zip(body, classes):
+                out.append(f"<tr class='{css}'>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+            out.append("</table>")
+        elif kind == "figure":
+            _, path, caption = block
             data = base64.b64encode(path.read_bytes()).decode()
             out.append(f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
                        f"<figcaption>{e(caption)}</figcaption></figure>")
-        out.append("<ul>")
-        for c in dict.fromkeys(r.claim for r in rows if r.claim.paper == paper):
-            out.append(f"<li><b><code>{e(c.id)}</code></b> ({e(c.source)}): {e(c.statement)}. Paper: "
-                       f"{e(c.paper_value)}. Criterion: <code>{e(c.criterion)}</code>. Tolerance: {e(c.rationale)}"
-                       + (f" Definition: {e(c.definition)}" if c.definition else "") + "</li>")
-        out.append("</ul>")
-    out.append("<h2>Provenance</h2><ul>" + "".join(f"<li>{e(line[2:])}</li>" for line in _provenance(records))
-               + "</ul></body></html>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in block[1]) + "</ul>")
+    out.append("</body></html>")
     return "\n".join(out)
 
 
@@ -235,11 +270,12 @@ def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Pa
     records = iter_records(results_dir) if Path(results_dir).exists() else []
     rows = collect_rows(records)
     figures = _figures(records, Path(out_dir))
+    blocks = build_blocks(rows, figures, records)
     md_path = Path(out_dir) / "report.md"
-    write_text_atomic(md_path, render_markdown(rows, figures, records, Path(out_dir)))
+    write_text_atomic(md_path, render_markdown(blocks, Path(out_dir)))
     paths = [md_path]
     if html:
         html_path = Path(out_dir) / "report.html"
-        write_text_atomic(html_path, render_html(rows, figures, records))
+        write_text_atomic(html_path, render_html(blocks))
         paths.append(html_path)
     return paths
