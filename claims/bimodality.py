@@ -15,7 +15,9 @@ register(
         conditions=conditions(("max_abs_alignment_change_under_rescale", "<=", 1e-5)),
         tiers=tiers("toy"),
         rationale="exact up to float32 rounding: 1e-5 absolute for |a| <= O(1) and c in [1e-2, 1e2].",
-        definition="max_i |a_i(c_i W_enc[i], W_dec[:, i] / c_i) - a_i(W_enc, W_dec)| over random c_i.",
+        definition="max_i |a_i(c_i W_enc[:, i], W_dec[i] / c_i) - a_i(W_enc, W_dec)| (sae-lens orientation) over "
+                   "c_i log-uniform in [1e-2, 1e2], on the trained reference standard SAE's float32 weights; "
+                   "a_i computed in float64 from the rescaled float32 weights (replication.metrics.bimodality).",
     ),
     Claim(
         id="bimodality.toy_fixed_point", paper=PAPER, source="§3.2",
@@ -24,6 +26,9 @@ register(
         conditions=conditions(("abs_alignment_minus_one", "<", 1e-3)),
         tiers=tiers("toy"),
         rationale="catalog: trained toy reaches |a - 1| < 1e-3.",
+        definition="the §3.2 model itself (plain torch: no biases, no L1): x ~ N(0, I_2), one point; "
+                   "dictionary_learning's tied init of norm 0.1 with the sign making the feature active on x "
+                   "(the derivation assumes an active ReLU); Adam lr 1e-2, 3,000 steps; |a - 1| at the end.",
     ),
     Claim(
         id="bimodality.scores_bimodal", paper=PAPER, source="§4.1, Fig 1",
@@ -33,6 +38,9 @@ register(
         tiers=_ALL,
         rationale="catalog: Hartigan's dip test rejects unimodality at 0.05 and Sarle's BC > 5/9 (the value "
                   "of a uniform distribution).",
+        definition="the verdict rule of replication.metrics.bimodality: bimodal iff dip p < 0.05 (diptest "
+                   "package, table p-value) and Sarle's BC (bias-corrected skewness and kurtosis) > 5/9. Toy: "
+                   "the reference standard SAE = the L1 sweep point whose L0 is nearest the data's planted L0.",
     ),
     Claim(
         id="bimodality.good_cluster_at_one", paper=PAPER, source="§4.2",
@@ -41,7 +49,8 @@ register(
         conditions=conditions(("abs_upper_mode_minus_one", "<=", 0.15)),
         tiers=_ALL,
         rationale="catalog: upper mode within 1 +- 0.15.",
-        definition="upper mode: mean of the higher component of a two-component Gaussian mixture of a.",
+        definition="upper mode: mean of the higher component of a maximum-likelihood two-component Gaussian "
+                   "mixture of a (EM, replication.metrics.bimodality.gaussian_mixture_2).",
     ),
     Claim(
         id="bimodality.mcs_correlation", paper=PAPER, source="§4.2, Fig 2",
@@ -50,7 +59,9 @@ register(
         conditions=conditions(("pearson_alignment_mcs", ">=", 0.4)),
         tiers=_ALL,
         rationale="catalog tolerance 0.4 against the paper's 0.65.",
-        definition="MCS_i = max_j cos(W_dec[:, i] of dictionary A, W_dec[:, j] of a larger dictionary B).",
+        definition="MCS_i = max_j cos(W_dec[i] of dictionary A, W_dec[j] of a larger dictionary B) across two "
+                   "independently trained dictionaries (sae-lens rows; the paper's W_dec columns). Toy: B is a "
+                   "standard SAE of twice the width at the reference SAE's lambda.",
     ),
     Claim(
         id="bimodality.autointerp_correlation", paper=PAPER, source="§4.3, Fig 3",
@@ -68,6 +79,9 @@ register(
         conditions=conditions(("max_abs_alignment_minus_one_during_training", "<=", 1e-5)),
         tiers=tiers("toy", "tinylm"),
         rationale="catalog: max |a_i - 1| <= 1e-5 in float32 at every step.",
+        definition="max over every training step (from init) and latent of |a_i - 1|, a_i in float64 from the "
+                   "float32 weights, over short sae-lens runs of replication-aligned-standard and "
+                   "replication-aligned-topk (compressed), observed by replication.training.fit(on_step=...).",
     ),
     Claim(
         id="bimodality.aligned_compression", paper=PAPER, source="§5",
@@ -78,6 +92,10 @@ register(
         tiers=tiers("toy"),
         rationale="exact: any aligned W_enc is reachable with the last column of A at zero (float32 error "
                   "<= 1e-5), and the count saved is exactly m.",
+        definition="A' = A - (A[-1, i] / W_dec[i, -1]) W_dec[i] (sae-lens orientation) has a zero last row and "
+                   "the same encoder; error = max |x_hat_compressed - x_hat| over evaluation tokens of a trained "
+                   "aligned ReLU SAE and its compressed copy; saving = parameter count difference of the two "
+                   "sae-lens training SAEs minus d_sae.",
     ),
     Claim(
         id="bimodality.aligned_pareto", paper=PAPER, source="§5.1, Fig 4, 12, 14",
@@ -86,8 +104,9 @@ register(
         conditions=conditions(("ev_gap_min_over_l0_overlap", ">=", 0.0)),
         tiers=_ALL,
         rationale="catalog: aligned >= standard on the L0 overlap of the sweep.",
-        definition="explained variance as in App. B; compared at matched L0 by "
-                   "replication.metrics.compare_sweeps.",
+        definition="explained variance as in App. B (replication.metrics.explained_variance); aligned minus "
+                   "standard ReLU sweep, interpolated in log L0 over the sweeps' L0 overlap "
+                   "(replication.metrics.compare_sweeps); worst gap. Collapsed points (L0 = 0) are dropped.",
     ),
     Claim(
         id="bimodality.aligned_no_dead", paper=PAPER, source="§5.2, Fig 5, 9",
@@ -97,6 +116,9 @@ register(
                               ("aligned_minus_standard_dead_fraction", "<", 0.0)),
         tiers=_ALL,
         rationale="catalog: aligned dead fraction <= 0.01 and below standard.",
+        definition="dead = never active on the evaluation tokens; aligned_dead_fraction = largest over the "
+                   "aligned sweep's points; aligned_minus_standard_dead_fraction = largest (aligned - standard) "
+                   "dead-fraction gap over the L0 overlap (log-L0 interpolation), so it must be < 0 everywhere.",
     ),
     Claim(
         id="bimodality.dead_cluster_at_zero", paper=PAPER, source="§5.4, Fig 7",
@@ -105,6 +127,9 @@ register(
         conditions=conditions(("jaccard_low_mode_dead", ">=", 0.8)),
         tiers=_ALL,
         rationale="catalog: Jaccard(low-mode set, dead set) >= 0.8.",
+        definition="low-mode set: latents whose posterior of the lower component of the two-component mixture "
+                   "of a exceeds 1/2; dead set: never active on the evaluation tokens (16,384 held-out tokens on "
+                   "the toy); reported as 0 if both sets are empty.",
     ),
     Claim(
         id="bimodality.scr_improves", paper=PAPER, source="§5.3, Fig 6",
@@ -122,15 +147,21 @@ register(
         conditions=conditions(("topk_gain_largest_minus_smallest_k", ">=", 0.0)),
         tiers=tiers("toy", "tinylm"),
         rationale="catalog: gain at the largest k >= gain at the smallest k.",
-        definition="gain(k) = EV(aligned TopK, k) - EV(TopK, k).",
+        definition="gain(k) = EV(replication-aligned-topk, k) - EV(sae-lens topk, k), same data, seed and "
+                   "budget; toy k in {2, 16}.",
     ),
     Claim(
         id="bimodality.emerges_in_training", paper=PAPER, source="App D, Fig 16",
         statement="bimodality appears during training",
         paper_value="appears",
-        conditions=conditions(("bimodality_coefficient_end_minus_init", ">", 0.0)),
+        conditions=conditions(("bimodality_coefficient_end_minus_first_checkpoint", ">", 0.0),
+                              ("dip_test_p", "<", 0.05), ("sarle_bimodality_coefficient", ">", 5 / 9)),
         tiers=tiers("toy", "tinylm"),
-        rationale="catalog: the bimodality statistic rises from init to end over saved checkpoints.",
-        definition="Sarle's bimodality coefficient of a at the last checkpoint minus at initialisation.",
+        rationale="catalog: the bimodality statistic rises from init to end over saved checkpoints; and, so "
+                  "that a rise without bimodality cannot pass, the end must be bimodal by the verdict rule of "
+                  "scores_bimodal (dip p < 0.05 and BC > 5/9).",
+        definition="Sarle's BC of a at the end minus at the first saved snapshot (1/5 of training): at the "
+                   "initialisation itself every a_i equals ||W_dec[i]||^2 = 0.01 (sae-lens's tied init of norm "
+                   "0.1), a constant sample whose BC is undefined.",
     ),
 )

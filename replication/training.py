@@ -11,7 +11,7 @@ configuration and the seed: every claim that reads the same SAE reuses it, acros
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -88,11 +88,26 @@ def build_training_sae(spec: ToySAESpec, d_in: int) -> Any:
     return sae_cls(cfg)
 
 
-def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None) -> Any:
+class _Observed(Iterator[Tensor]):
+    """Batches that call ``before_batch()`` first: sae-lens draws one batch per step, so this runs once per step."""
+
+    def __init__(self, batches: Iterator[Tensor], before_batch: Callable[[], None]):
+        self.batches, self.before_batch = batches, before_batch
+
+    def __next__(self) -> Tensor:
+        self.before_batch()
+        return next(self.batches)
+
+
+def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None,
+        on_step: Callable[[Any, int], None] | None = None) -> Any:
     """Train ``spec`` on ``data`` with sae-lens's ``SAETrainer``; returns the trained ``TrainingSAE``.
 
     If ``out_dir`` is given, intermediate snapshots are saved as inference SAEs under
-    ``out_dir/checkpoints/<i>``.
+    ``out_dir/checkpoints/<i>``. If ``on_step`` is given, it is called as ``on_step(sae, n_steps_done)``
+    before every training step (so first on the initialised SAE) and once after the last step: a
+    per-step observer (e.g. of a constraint), not part of the cache key (use it with ``fit``, not
+    :func:`train_toy_sae`).
     """
     from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.training.sae_trainer import SAETrainer
@@ -125,9 +140,15 @@ def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None)
         (target / "step.json").write_text(json.dumps({"step": trainer.n_training_steps}))
         snapshots.append(trainer.n_training_steps)
 
-    trainer = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=_Batches(data, spec.batch_size, generator),
-                         save_checkpoint_fn=save_snapshot)
-    return trainer.fit()
+    batches: Iterator[Tensor] = _Batches(data, spec.batch_size, generator)
+    if on_step is not None:
+        observer = on_step
+        batches = _Observed(batches, lambda: observer(trainer.sae, trainer.n_training_steps))
+    trainer = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=batches, save_checkpoint_fn=save_snapshot)
+    trained = trainer.fit()
+    if on_step is not None:
+        on_step(trained, trainer.n_training_steps)
+    return trained
 
 
 def _load(path: Path) -> Any:

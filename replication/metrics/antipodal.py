@@ -1,0 +1,345 @@
+"""Metrics of "Antipodal Pairing and Mechanistic Signals in Dense SAE Latents" (Stolfo, Wu, Sachan).
+
+Pure tensor functions; the analysis (:mod:`replication.analyses.antipodal`) streams tokens through them.
+Layouts are sae-lens's: ``W_enc`` is ``(d_in, d_sae)`` so the paper's ``W_enc^{(i)}`` is ``W_enc[:, i]``;
+``W_dec`` is ``(d_sae, d_in)`` so ``W_dec^{(i)}`` is ``W_dec[i]``; ``W_U`` is ``(d_model, d_vocab)``.
+
+Definitions chosen where the paper is vague:
+
+- **Composition** ``rho_k(w) = ||P_k w|| / ||w||`` with ``P_k`` the orthogonal projector on ``k`` orthonormal
+  directions. The paper's Eq. 1 prints ``sum_j v_j^T w / ||w||``, which is sign-dependent and can exceed 1;
+  the text calls it "the fraction of the norm ... that lies in this subspace", which is the norm ratio.
+- **Principal components**: eigenvectors of the token covariance (centred, float64, accumulated over a
+  stream of batches by :func:`moment_sums` / :func:`add_moments`, so no ``tokens x d_model`` matrix is held).
+- **Bottom singular vectors of W_U**: ``U[:, -k:]`` of ``W_U = U S V^T``, from the eigenvectors of the
+  ``d_model x d_model`` Gram matrix ``W_U W_U^T`` (float64). Their signs are arbitrary; every metric that
+  uses them is sign-invariant, or says so.
+- **Pairwise score** (§3.3): ``s_i = max_{j != i} cos(W_enc[:, i], W_enc[:, j]) * cos(W_dec[i], W_dec[j])``,
+  computed exactly in row chunks (never a ``d_sae x d_sae`` matrix).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import scipy.stats
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def _check_finite(name: str, t: Tensor) -> None:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} has non-finite entries (NaN or inf)")
+
+
+def _unit_rows(name: str, w: Tensor, dtype: torch.dtype) -> Tensor:
+    """Rows of ``w`` scaled to unit norm; a zero-norm row is an error naming its index."""
+    _check_finite(name, w)
+    w = w.to(dtype)
+    norms = w.norm(dim=1, keepdim=True)
+    zero = (norms[:, 0] == 0).nonzero()
+    if len(zero):
+        raise ValueError(f"{name} has zero-norm vectors at latent indices {zero[:10, 0].tolist()} "
+                         "(a cosine with a zero vector is undefined)")
+    return w / norms
+
+
+def _check_sae_weights(W_enc: Tensor, W_dec: Tensor) -> None:
+    if W_enc.ndim != 2 or W_dec.ndim != 2 or W_enc.shape != W_dec.T.shape:
+        raise ValueError(f"expected sae-lens layouts W_enc (d_in, d_sae) and W_dec (d_sae, d_in), got "
+                         f"{tuple(W_enc.shape)} and {tuple(W_dec.shape)}")
+
+
+def _compute_dtype(*ts: Tensor) -> torch.dtype:
+    return torch.float64 if any(t.dtype == torch.float64 for t in ts) else torch.float32
+
+
+# ------------------------------------------------------------------------- residual-stream PCs (§3.1)
+
+
+class MomentSums(NamedTuple):
+    """Sufficient statistics of a token stream for its covariance, in float64; they add across batches."""
+
+    n: Int[Tensor, ""]
+    """Number of tokens counted."""
+    sum_x: Float[Tensor, " d_model"]
+    """``sum_t x_t``."""
+    sum_xx: Float[Tensor, "d_model d_model"]
+    """``sum_t x_t x_t^T``."""
+
+
+def moment_sums(x: Float[Tensor, "tokens d_model"], mask: Bool[Tensor, " tokens"] | None = None) -> MomentSums:
+    """The float64 moment sums of the tokens of ``x`` kept by ``mask`` (BOS excluded by the caller's mask)."""
+    if x.ndim != 2:
+        raise ValueError(f"x must be (tokens, d_model), got shape {tuple(x.shape)}")
+    if mask is not None:
+        if mask.shape != x.shape[:1] or mask.dtype != torch.bool:
+            raise ValueError(f"mask must be bool of shape ({x.shape[0]},), got {mask.dtype} {tuple(mask.shape)}")
+        x = x[mask]
+    _check_finite("x", x)
+    x64 = x.to(torch.float64)
+    return MomentSums(torch.tensor(x64.shape[0], dtype=torch.int64, device=x.device), x64.sum(0), x64.T @ x64)
+
+
+def add_moments(a: MomentSums, b: MomentSums) -> MomentSums:
+    """Moment sums of the concatenation of two streams."""
+    if a.sum_x.shape != b.sum_x.shape:
+        raise ValueError(f"moment sums of different d_model: {tuple(a.sum_x.shape)} and {tuple(b.sum_x.shape)}")
+    return MomentSums(a.n + b.n, a.sum_x + b.sum_x, a.sum_xx + b.sum_xx)
+
+
+def covariance(sums: MomentSums) -> Float[Tensor, "d_model d_model"]:
+    """Unbiased token covariance ``(sum x x^T - n mu mu^T) / (n - 1)`` in float64."""
+    n = int(sums.n)
+    if n < 2:
+        raise ValueError(f"covariance needs at least 2 tokens, got {n}")
+    mu = sums.sum_x / n
+    cov = (sums.sum_xx - n * torch.outer(mu, mu)) / (n - 1)
+    return (cov + cov.T) / 2
+
+
+class PrincipalComponents(NamedTuple):
+    components: Float[Tensor, "k d_model"]
+    """Unit principal directions as rows, by decreasing variance (signs arbitrary)."""
+    variances: Float[Tensor, " k"]
+    """The variance along each (the covariance's top eigenvalues)."""
+
+
+def top_principal_components(sums: MomentSums, k: int) -> PrincipalComponents:
+    """The top-``k`` principal components of a token stream (antipodal §3.1: k = 300 over ~250k C4 tokens),
+    from ``torch.linalg.eigh`` of the float64 covariance (centred: PCA as in scikit-learn)."""
+    d = sums.sum_x.shape[0]
+    if not 1 <= k <= d:
+        raise ValueError(f"k must be in [1, d_model = {d}], got {k}")
+    evals, evecs = torch.linalg.eigh(covariance(sums))
+    order = torch.argsort(evals, descending=True)[:k]
+    return PrincipalComponents(evecs[:, order].T.contiguous(), evals[order])
+
+
+def composition(vectors: Float[Tensor, "n d_model"], basis: Float[Tensor, "k d_model"]) -> Float[Tensor, " n"]:
+    """``rho(w) = ||P w|| / ||w||`` for each row ``w``, with ``P`` the projector on the rows of ``basis``.
+
+    Antipodal §3.1, Eq. 1 read as a norm fraction (see the module docstring). ``basis`` must have
+    orthonormal rows (PCs, or ``U[:, -k:].T`` of W_U); the result lies in [0, 1]. Pass ``W_enc.T`` for the
+    encoder composition (sae-lens layout) and ``W_dec`` for the decoder's.
+    """
+    if vectors.ndim != 2 or basis.ndim != 2 or vectors.shape[1] != basis.shape[1]:
+        raise ValueError(f"vectors (n, d_model) and basis (k, d_model) must share d_model, got "
+                         f"{tuple(vectors.shape)} and {tuple(basis.shape)}")
+    dtype = _compute_dtype(vectors, basis)
+    b = basis.to(dtype)
+    gram = b @ b.T
+    if not torch.allclose(gram, torch.eye(len(b), dtype=dtype, device=b.device), atol=1e-4):
+        raise ValueError("basis rows must be orthonormal (got a Gram matrix far from the identity)")
+    w = _unit_rows("vectors", vectors, dtype)
+    return (w @ b.T).norm(dim=1).clamp(max=1.0)
+
+
+# ----------------------------------------------------------------------------- W_U dark subspace (§3.2)
+
+
+class BottomSingularVectors(NamedTuple):
+    U: Float[Tensor, "d_model k"]
+    """``U[:, -k:]`` of ``W_U = U S V^T``: column ``-1`` is ``U_{-1}`` (signs arbitrary)."""
+    S: Float[Tensor, " k"]
+    """The matching singular values, ascending order of index (``S[-1]`` is the smallest)."""
+
+
+def bottom_left_singular_vectors(W_U: Float[Tensor, "d_model d_vocab"], k: int,
+                                 vocab_chunk: int = 65_536) -> BottomSingularVectors:
+    """The ``k`` bottom left singular vectors of ``W_U`` (antipodal §3.2: ``U_{-10}, ..., U_{-1}``).
+
+    Computed as eigenvectors of the float64 Gram matrix ``G = W_U W_U^T`` (``d_model x d_model``,
+    accumulated over vocabulary chunks): ``G = U S^2 U^T``, so its eigenvectors are the left singular
+    vectors. Measured here (one CPU thread, random 768 x 50257 float32, GPT-2's shape): 2.6 s against 9.3 s
+    for ``torch.linalg.svd(W_U, full_matrices=False)``, same bottom-10 vectors up to sign (|cos| - 1 < 4e-7).
+    Squaring costs precision only for singular values below ~1e-8 of the largest (float64), far from the
+    ratios of LM unembeddings. Signs are made deterministic (largest-magnitude coordinate positive) but remain arbitrary.
+    """
+    if W_U.ndim != 2:
+        raise ValueError(f"W_U must be (d_model, d_vocab), got shape {tuple(W_U.shape)}")
+    d_model, d_vocab = W_U.shape
+    if d_vocab < d_model:
+        raise ValueError(f"W_U is {tuple(W_U.shape)}: d_vocab < d_model leaves U[:, -1] in a null space, not "
+                         "unique; is W_U transposed? (expected (d_model, d_vocab))")
+    if not 1 <= k <= d_model:
+        raise ValueError(f"k must be in [1, d_model = {d_model}], got {k}")
+    _check_finite("W_U", W_U)
+    gram = torch.zeros(d_model, d_model, dtype=torch.float64, device=W_U.device)
+    for start in range(0, d_vocab, vocab_chunk):
+        block = W_U[:, start:start + vocab_chunk].to(torch.float64)
+        gram += block @ block.T
+    evals, evecs = torch.linalg.eigh((gram + gram.T) / 2)  # ascending: bottom singular vectors first
+    U = evecs[:, :k].flip(1)  # columns U_{-k}, ..., U_{-1}
+    pivot = U.abs().argmax(dim=0)
+    U = U * torch.sign(U[pivot, torch.arange(k, device=U.device)])
+    return BottomSingularVectors(U, evals[:k].flip(0).clamp(min=0).sqrt())
+
+
+# ------------------------------------------------------------------------------ pairwise score (§3.3)
+
+
+class PairwiseScores(NamedTuple):
+    score: Float[Tensor, " d_sae"]
+    """``s_i = max_{j != i} cos(W_enc[:, i], W_enc[:, j]) * cos(W_dec[i], W_dec[j])``, in [-1, 1]."""
+    partner: Int[Tensor, " d_sae"]
+    """The argmax ``j`` (the lowest index on ties)."""
+    enc_cos: Float[Tensor, " d_sae"]
+    """``cos(W_enc[:, i], W_enc[:, partner_i])``."""
+    dec_cos: Float[Tensor, " d_sae"]
+    """``cos(W_dec[i], W_dec[partner_i])``."""
+
+
+def pairwise_scores(W_enc: Float[Tensor, "d_in d_sae"], W_dec: Float[Tensor, "d_sae d_in"],
+                    chunk_size: int = 1024) -> PairwiseScores:
+    """The pairwise score of antipodal §3.3, its argmax partner and the partner's two cosines, exactly.
+
+    Rows are processed ``chunk_size`` at a time: memory is ``O(chunk_size * d_sae)``, never
+    ``d_sae x d_sae`` (131k latents would need 69 GB in float32). Cosines are clamped to [-1, 1] against
+    rounding, so ``s`` lies in [-1, 1]; it is invariant to positive (and, jointly for encoder and decoder,
+    negative) rescaling of any latent. An exact antipodal pair (``W_enc[:, j] = -a W_enc[:, i]``,
+    ``W_dec[j] = -b W_dec[i]``, ``a, b > 0``) gives ``s_i = s_j = 1``.
+    """
+    _check_sae_weights(W_enc, W_dec)
+    d_sae = W_dec.shape[0]
+    if d_sae < 2:
+        raise ValueError("the pairwise score needs at least two latents")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    dtype = _compute_dtype(W_enc, W_dec)
+    enc = _unit_rows("W_enc columns", W_enc.T, dtype)
+    dec = _unit_rows("W_dec rows", W_dec, dtype)
+    scores, partners, enc_cos, dec_cos = [], [], [], []
+    for start in range(0, d_sae, chunk_size):
+        stop = min(start + chunk_size, d_sae)
+        ce = (enc[start:stop] @ enc.T).clamp(-1.0, 1.0)
+        cd = (dec[start:stop] @ dec.T).clamp(-1.0, 1.0)
+        prod = ce * cd
+        rows = torch.arange(stop - start, device=prod.device)
+        prod[rows, rows + start] = -math.inf  # exclude j = i
+        best, arg = prod.max(dim=1)
+        scores.append(best)
+        partners.append(arg)
+        enc_cos.append(ce[rows, arg])
+        dec_cos.append(cd[rows, arg])
+    return PairwiseScores(torch.cat(scores), torch.cat(partners), torch.cat(enc_cos), torch.cat(dec_cos))
+
+
+def encoder_decoder_cosine(W_enc: Float[Tensor, "d_in d_sae"],
+                           W_dec: Float[Tensor, "d_sae d_in"]) -> Float[Tensor, " d_sae"]:
+    """``cos(W_enc[:, i], W_dec[i])`` per latent (antipodal App B, Fig 5a)."""
+    _check_sae_weights(W_enc, W_dec)
+    dtype = _compute_dtype(W_enc, W_dec)
+    enc, dec = _unit_rows("W_enc columns", W_enc.T, dtype), _unit_rows("W_dec rows", W_dec, dtype)
+    return (enc * dec).sum(1).clamp(-1, 1)
+
+
+# --------------------------------------------------------------------------------- per-token signals
+
+
+def coactivation_rate(f_i: Float[Tensor, " tokens"], f_j: Float[Tensor, " tokens"]) -> Float[Tensor, ""]:
+    """Fraction of tokens on which both latents are active, ``mean_t [f_i != 0 and f_j != 0]`` (App B, Fig 5b).
+
+    The caller passes only the counted tokens (BOS excluded).
+    """
+    if f_i.shape != f_j.shape or f_i.ndim != 1 or len(f_i) == 0:
+        raise ValueError(f"f_i and f_j must be non-empty 1-D of one length, got {tuple(f_i.shape)}, "
+                         f"{tuple(f_j.shape)}")
+    return ((f_i != 0) & (f_j != 0)).to(torch.float64).mean()
+
+
+def projection(x: Float[Tensor, "tokens d_model"],
+               direction: Float[Tensor, " d_model"]) -> Float[Tensor, " tokens"]:
+    """``x_t . d`` for a unit direction ``d`` (e.g. ``U_{-1}``: the residual value along it, §3.2 Fig 2a/2c)."""
+    if x.ndim != 2 or direction.shape != x.shape[1:]:
+        raise ValueError(f"x (tokens, d_model) and direction (d_model,) must match, got {tuple(x.shape)} and "
+                         f"{tuple(direction.shape)}")
+    if not math.isclose(float(direction.norm()), 1.0, abs_tol=1e-4):
+        raise ValueError(f"direction must be a unit vector, its norm is {float(direction.norm()):.6g}")
+    dtype = _compute_dtype(x, direction)
+    return x.to(dtype) @ direction.to(dtype)
+
+
+def norm_fraction_along(x: Float[Tensor, "tokens d_model"],
+                        direction: Float[Tensor, " d_model"]) -> Float[Tensor, " tokens"]:
+    """``|x_t . d| / ||x_t||`` per token: the fraction of the residual norm along ``d`` (§3.2, Fig 2b)."""
+    proj = projection(x, direction)
+    norms = x.to(proj.dtype).norm(dim=1)
+    if bool((norms == 0).any()):
+        raise ValueError("norm_fraction_along: a token has a zero residual vector")
+    return proj.abs() / norms
+
+
+def output_entropy(logits: Float[Tensor, "tokens d_vocab"]) -> Float[Tensor, " tokens"]:
+    """Entropy of the next-token distribution in nats, ``H_t = -sum_v p_tv log p_tv`` with ``p = softmax``
+    (§3.2, Fig 2c: "model output entropy")."""
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be (tokens, d_vocab), got shape {tuple(logits.shape)}")
+    _check_finite("logits", logits)
+    logp = torch.log_softmax(logits.to(_compute_dtype(logits)), dim=-1)
+    return -(logp.exp() * logp).sum(-1)
+
+
+# ------------------------------------------------------------------------------------- statistics
+
+
+class Correlation(NamedTuple):
+    statistic: float
+    pvalue: float
+
+
+def _as_numpy_pair(x: Tensor, y: Tensor, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 3:
+        raise ValueError(f"{what} needs two 1-D tensors of one length >= 3, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    a, b = x.detach().cpu().to(torch.float64).numpy(), y.detach().cpu().to(torch.float64).numpy()
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(f"{what}: non-finite input")
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        raise ValueError(f"{what} is undefined for a constant input")
+    return a, b
+
+
+def pearson(x: Float[Tensor, " n"], y: Float[Tensor, " n"]) -> Correlation:
+    """Pearson's r with its two-sided p-value, ``scipy.stats.pearsonr``."""
+    res = scipy.stats.pearsonr(*_as_numpy_pair(x, y, "pearson"))
+    return Correlation(float(res.statistic), float(res.pvalue))
+
+
+def spearman(x: Float[Tensor, " n"], y: Float[Tensor, " n"]) -> Correlation:
+    """Spearman's rank correlation with its two-sided p-value, ``scipy.stats.spearmanr``."""
+    res = scipy.stats.spearmanr(*_as_numpy_pair(x, y, "spearman"))
+    return Correlation(float(res.statistic), float(res.pvalue))
+
+
+# ------------------------------------------------------------------------- summaries over latents
+
+
+def fraction_where(numerator: Bool[Tensor, " n"], among: Bool[Tensor, " n"]) -> Float[Tensor, ""]:
+    """``#(numerator & among) / #among``, and 0 when ``among`` is empty (the claims that presuppose a
+    non-empty set add a count condition, so an empty set never replicates by this convention)."""
+    n = among.sum()
+    if int(n) == 0:
+        return torch.zeros((), dtype=torch.float64)
+    return (numerator & among).sum().to(torch.float64) / n
+
+
+class DepthTrend(NamedTuple):
+    final_minus_max_earlier: float
+    """``fraction[-1] - max(fraction[:-1])``: > 0 iff the final layer is above every earlier one."""
+    spearman: Correlation
+    """Spearman(layer index, fraction)."""
+
+
+def depth_trend(fraction_per_layer: Float[Tensor, " n_layers"]) -> DepthTrend:
+    """Summary of the residual-norm fraction along ``U_{-1}`` per layer (antipodal §3.2, Fig 2b)."""
+    if fraction_per_layer.ndim != 1 or len(fraction_per_layer) < 3:
+        raise ValueError(f"need the fraction of >= 3 layers, got shape {tuple(fraction_per_layer.shape)}")
+    f = fraction_per_layer.to(torch.float64)
+    layers = torch.arange(len(f), dtype=torch.float64)
+    return DepthTrend(float(f[-1] - f[:-1].max()), spearman(layers, f))
