@@ -1,9 +1,10 @@
 """Report figures: a small registry of figure makers per paper.
 
-A figure maker gets the results (every record's measured scalars, as a pandas DataFrame with one row per
-(claim, tier, target, seed) and one column per measured value) and a path; it draws with matplotlib and
-returns ``True``, or returns ``False`` when the results it needs are absent. Figures that need per-latent
-arrays may recompute them from cached artefacts (toy SAEs are cached on disk) in their maker.
+A figure maker gets a :class:`FigureInputs` (every record's measured scalars as a pandas DataFrame with one
+row per (tier, target, seed) and one column per measured value, and the results directory, under which
+analyses that declare ``Analysis.arrays`` saved their per-latent arrays as ``.npz``: see
+:func:`saved_arrays`) and a path; it draws with matplotlib and returns ``True``, or ``False`` when the
+results it needs are absent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,26 @@ class FigureMaker:
     name: str
     caption: str
     """The paper's figure it mirrors and the exact definitions used."""
-    make: Callable[[pd.DataFrame, Path], bool]
+    make: Callable[["FigureInputs", Path], bool]
+
+
+@dataclass(frozen=True)
+class FigureInputs:
+    frame: pd.DataFrame
+    """One row per (tier, target, seed), one column per measured scalar."""
+    results_dir: Path
+
+
+def saved_arrays(inputs: FigureInputs, analysis: str) -> list[tuple[str, str, int | None, dict]]:
+    """``(tier, target, seed, arrays)`` of every ``.npz`` an analysis saved, sorted."""
+    from replication.results import read_arrays
+
+    out = []
+    for path in sorted(Path(inputs.results_dir).glob(f"*/*/_arrays/{analysis}-seed-*.npz")):
+        seed_text = path.stem.rsplit("-seed-", 1)[1]
+        seed = None if seed_text == "none" else int(seed_text)
+        out.append((path.parts[-4], path.parts[-3], seed, read_arrays(path)))
+    return out
 
 
 FIGURES: dict[str, list[FigureMaker]] = {}

@@ -112,16 +112,17 @@ def _provenance(records: list[ResultRecord]) -> list[str]:
     return lines
 
 
-def _figures(records: list[ResultRecord], out_dir: Path) -> dict[str, list[tuple[Path, str]]]:
+def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> dict[str, list[tuple[Path, str]]]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     import replication.analyses  # noqa: F401  (registers figure makers)
-    from replication.figures import FIGURES, measured_frame
+    from replication.figures import FIGURES, FigureInputs, measured_frame
 
     frame = measured_frame(records)
+    inputs = FigureInputs(frame, Path(results_dir))
     made: dict[str, list[tuple[Path, str]]] = defaultdict(list)
     if frame.empty:
         return made
@@ -131,7 +132,7 @@ def _figures(records: list[ResultRecord], out_dir: Path) -> dict[str, list[tuple
             ok = [False]
 
             def save(tmp: Path, maker=maker, ok=ok) -> None:
-                ok[0] = maker.make(frame, tmp)
+                ok[0] = maker.make(inputs, tmp)
                 if not ok[0]:
                     tmp.touch()
 
@@ -269,7 +270,7 @@ def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Pa
     """Write ``report.md`` (and ``report.html``) under ``out_dir`` from the records under ``results_dir``."""
     records = iter_records(results_dir) if Path(results_dir).exists() else []
     rows = collect_rows(records)
-    figures = _figures(records, Path(out_dir))
+    figures = _figures(records, Path(results_dir), Path(out_dir))
     blocks = build_blocks(rows, figures, records)
     md_path = Path(out_dir) / "report.md"
     write_text_atomic(md_path, render_markdown(blocks, Path(out_dir)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -142,6 +143,41 @@ def record_to_measurement(record: ResultRecord) -> Measurement:
         values={c["metric"]: float(c["value"]) for c in record.conditions},
         wall_time_s=record.wall_time_s,
     )
+
+
+def arrays_path(root: Path, tier: str, target: str, analysis: str, seed: int | None) -> Path:
+    return Path(root) / tier / target / "_arrays" / f"{analysis}-seed-{'none' if seed is None else seed}.npz"
+
+
+def write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Save an analysis' arrays (tensors, arrays, numbers; ``None`` entries skipped) as one ``.npz``,
+    atomically."""
+    import io
+
+    import numpy as np
+    import torch
+
+    payload = {}
+    for key, value in arrays.items():
+        if value is None:
+            continue
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            value = value.float().numpy() if value.dtype == torch.bfloat16 else value.numpy()
+        payload[key] = np.asarray(value)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **payload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def read_arrays(path: Path) -> dict[str, Any]:
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 def iter_records(root: Path) -> list[ResultRecord]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from replication.claims import REGISTRY, Claim, Tier
-from replication.results import make_record, write_record
+from replication.results import arrays_path, make_record, write_arrays, write_record
 from replication.targets import ANALYSES, Analysis, Target
 from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
 
@@ -40,6 +40,7 @@ class Runner:
 
     results_dir: Path | None = None
     _measurements: dict[tuple[str, str, int | None], Measurement] = field(default_factory=dict)
+    _arrays_saved: set[tuple[str, str, int | None]] = field(default_factory=set)
 
     def measure(self, analysis: Analysis, target: Target, seed: int | None) -> Measurement:
         key = (analysis.name, target.name, seed)
@@ -75,7 +76,18 @@ class Runner:
         if self.results_dir is not None:
             for measurement, verdict in judged:
                 write_record(self.results_dir, make_record(claim, measurement, verdict))
+            if analysis.arrays is not None:
+                for seed in target.seeds:
+                    self._save_arrays(analysis, target, seed)
         return aggregate([verdict for _, verdict in judged])
+
+    def _save_arrays(self, analysis: Analysis, target: Target, seed: int | None) -> None:
+        key = (analysis.name, target.name, seed)
+        if key in self._arrays_saved or self.results_dir is None or analysis.arrays is None:
+            return
+        write_arrays(arrays_path(self.results_dir, target.tier.value, target.name, analysis.name, seed),
+                     analysis.arrays(target, seed))
+        self._arrays_saved.add(key)
 
     def run(self, claims: list[Claim] | None = None, tier: Tier | None = None,
             target_name: str | None = None) -> list[Verdict]:

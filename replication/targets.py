@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from replication.claims import Claim, Tier
 from replication.verdict import Status
@@ -64,6 +65,10 @@ class Analysis:
     targets: tuple[Target, ...]
     provides: frozenset[str]
     run: Callable[[Target, int | None], MetricValues]
+    arrays: Callable[[Target, int | None], Mapping[str, Any]] | None = None
+    """Optional: the per-latent / per-token arrays behind the metrics (tensors or numbers), saved next to the
+    result records as ``.npz`` so that the report's figures need no recomputation (and work for a run
+    recorded on another machine). Called after ``run`` for the same (target, seed): memoise inside."""
 
 
 @dataclass(frozen=True)

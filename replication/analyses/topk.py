@@ -93,11 +93,12 @@ ANALYSES.register(Analysis(
 ))
 
 
-def _sweep_figure(frame, path) -> bool:
+def _sweep_figure(inputs, path) -> bool:
     import matplotlib.pyplot as plt
 
     from replication.figures import sweep_points
 
+    frame = inputs.frame
     if "target" not in frame or not (frame["target"] == TOY_SPARSE.name).any():
         return False
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))

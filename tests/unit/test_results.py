@@ -126,3 +126,26 @@ def test_missing_weights_reason_is_passed_through() -> None:
     analysis = Analysis("w", Tier.REAL, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0})
     verdict = Runner().verdict(CLAIM, Tier.REAL, target, analysis)
     assert verdict.status is Status.NOT_RUN and "hf download" in verdict.reason
+
+
+def test_runner_saves_an_analysis_arrays_once_per_seed(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from replication.figures import FigureInputs, measured_frame, saved_arrays
+    from replication.results import iter_records
+
+    calls: list[int | None] = []
+    target = Target("t", Tier.TOY, "test", seeds=(0, 1))
+    analysis = Analysis("arr", Tier.TOY, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0},
+                        arrays=lambda t, s: calls.append(s) or {"density": torch.tensor([0.5, 0.0]), "k": 3,
+                                                                 "skipped": None})
+    runner = Runner(results_dir=tmp_path)
+    runner.verdict(CLAIM, Tier.TOY, target, analysis)
+    runner.verdict(CLAIM, Tier.TOY, target, analysis)
+    assert calls == [0, 1]
+    found = saved_arrays(FigureInputs(measured_frame(iter_records(tmp_path)), tmp_path), "arr")
+    assert [(tier, name, seed) for tier, name, seed, _ in found] == [("toy", "t", 0), ("toy", "t", 1)]
+    np.testing.assert_array_equal(found[0][3]["density"], np.array([0.5, 0.0], dtype=np.float32))
+    assert int(found[0][3]["k"]) == 3 and "skipped" not in found[0][3]
+    assert len(iter_records(tmp_path)) == 2  # the arrays are not mistaken for records
