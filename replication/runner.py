@@ -25,10 +25,11 @@ def _cuda_available() -> bool:
 
 def unavailable_reason(target: Target) -> tuple[NotRunReason, str] | None:
     """Why ``target`` cannot run on this machine, or ``None`` if it can."""
-    if target.needs_gpu and not _cuda_available():
-        return NotRunReason.NEEDS_GPU, (f"target {target.name} needs a CUDA GPU and torch sees none; run "
-                                        f"`pytest -m gpu --target {target.name}` on a GPU machine")
     missing = target.availability()
+    if target.needs_gpu and not _cuda_available():
+        detail = (f"target {target.name} needs a CUDA GPU and torch sees none; run "
+                  f"`pytest -m gpu --target {target.name}` on a GPU machine")
+        return NotRunReason.NEEDS_GPU, detail + (f"; it also needs: {missing}" if missing else "")
     if missing:
         return NotRunReason.NEEDS_WEIGHTS, missing
     return None

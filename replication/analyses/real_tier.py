@@ -1,7 +1,15 @@
 """Wiring of the LM targets (real tier, and test fixtures in the real formats) into the papers' analyses.
 
 The analyses are target-agnostic: this module only turns an :class:`~replication.real.LMTargetSpec` into
-the inputs an analysis reads (model + SAE + W_U + token stream) and registers the real-tier targets.
+the inputs an analysis reads (model + SAE + W_U + token stream) and registers the real-tier targets:
+
+- antipodal: Gemma 2 2B + Gemma Scope 16k (layer 25), GPT-2 small + OpenAI TopK 32k, LLaMA 3.1 8B + Llama
+  Scope 32k — every claim of the paper that lists the real tier;
+- bimodality: the SAEs of the paper's Fig 1 (Pythia-70m res-sm, LLaMA-3-8B-it res-jh, SAEBench Gemma-2-2B
+  TopK 4k) — the distribution claims (``scores_bimodal``, ``good_cluster_at_one``, ``dead_cluster_at_zero``),
+  from the SAE's weights and its firing counts over the token stream. The claims that need SAEs trained by
+  us at full scale (``aligned_pareto``, ``aligned_no_dead``, ``mcs_correlation``) are not wired to the real
+  tier yet.
 """
 
 from __future__ import annotations
@@ -13,10 +21,15 @@ from replication.analyses.antipodal import (
     hooked_transformer_batches,
     register_tier,
 )
+import torch
+
+from replication.analyses.bimodality import AlignmentArrays, alignment_metrics
 from replication.claims import Tier
-from replication.models import unembedding
-from replication.real import ANTIPODAL_TARGETS, LMTargetSpec
-from replication.targets import Target
+from replication.metrics import fire_counts
+from replication.metrics.bimodality import alignment_scores, bimodality
+from replication.models import SAESource, unembedding
+from replication.real import ANTIPODAL_TARGETS, LMTargetSpec, TextSource
+from replication.targets import ANALYSES, Analysis, Target
 
 _SPECS: dict[str, LMTargetSpec] = {}
 
@@ -53,3 +66,56 @@ def register_lm_targets(tier: Tier, specs: tuple[LMTargetSpec, ...]) -> None:
 
 
 register_lm_targets(Tier.REAL, ANTIPODAL_TARGETS)
+
+
+# ------------------------------------------------------------------------------------------ bimodality
+
+#: the SAEs of the bimodality paper's Fig 1 (catalog, Paper B); OpenWebText-like text, as its §5.1 tests on
+BIMODALITY_TARGETS = (
+    LMTargetSpec("pythia-70m-deduped-res-sm-l3", "Pythia-70m-deduped + res-sm SAE (32k ReLU), resid_post layer 3",
+                 "pythia-70m-deduped", SAESource("pythia-70m-deduped-res-sm", "blocks.3.hook_resid_post"),
+                 "blocks.3.hook_resid_post", text=TextSource("Skylion007/openwebtext", None), ctx_len=128,
+                 batch_size=64),
+    LMTargetSpec("llama-3-8b-it-res-jh-l25", "LLaMA-3-8B-Instruct + res-jh SAE, resid_post layer 25",
+                 "meta-llama/Meta-Llama-3-8B-Instruct", SAESource("llama-3-8b-it-res-jh", "blocks.25.hook_resid_post"),
+                 "blocks.25.hook_resid_post", dtype="bfloat16", text=TextSource("Skylion007/openwebtext", None),
+                 ctx_len=128, batch_size=16),
+    LMTargetSpec("gemma-2-2b-saebench-topk-4k-l12", "Gemma 2 2B + SAEBench TopK 4k (trainer 0), resid_post layer 12",
+                 "google/gemma-2-2b", SAESource("sae_bench_gemma-2-2b_topk_width-2pow12_date-1109",
+                                                "blocks.12.hook_resid_post__trainer_0"),
+                 "blocks.12.hook_resid_post", dtype="bfloat16", text=TextSource("Skylion007/openwebtext", None),
+                 ctx_len=128, batch_size=32),
+)
+BIMODALITY_REAL_PROVIDES = frozenset({"dip_test_p", "sarle_bimodality_coefficient", "abs_upper_mode_minus_one",
+                                      "jaccard_low_mode_dead"})
+
+
+def bimodality_lm_arrays(spec: LMTargetSpec) -> AlignmentArrays:
+    """Alignment scores of a pretrained SAE and its dead set over the spec's token stream (BOS excluded).
+
+    a_i is read from the SAE as sae-lens loads it (``W_enc``, ``W_dec``); sae-lens folds no decoder norm on
+    loading these releases, and a rescaling of encoder row and decoder column by c and 1/c (which a fold is)
+    leaves a_i unchanged (§3.1).
+    """
+    model, sae = spec.load()
+    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.int64, device=sae.W_dec.device)
+    n = 0
+    for batch in hooked_transformer_batches(model, spec.hook_name, spec.tokens(model)):
+        with torch.no_grad():
+            f = sae.encode(batch.resid.to(sae.W_dec.dtype))
+        counts += fire_counts(f, batch.mask.to(f.device))
+        n += int(batch.mask.sum())
+    if n == 0:
+        raise ValueError(f"{spec.name}: the token stream held no counted token")
+    density = counts.to(torch.float64).cpu() / n
+    a = alignment_scores(sae.W_enc.detach().float().cpu(), sae.W_dec.detach().float().cpu())
+    return AlignmentArrays(a, bimodality(a), density, density == 0, None)
+
+
+def _bimodality_run(target: Target, seed: int | None) -> dict[str, float]:
+    return alignment_metrics(bimodality_lm_arrays(_BIMODALITY_SPECS[target.name]))
+
+
+_BIMODALITY_SPECS = {spec.name: spec for spec in BIMODALITY_TARGETS}
+ANALYSES.register(Analysis("bimodality-real", Tier.REAL, tuple(s.target() for s in BIMODALITY_TARGETS),
+                           BIMODALITY_REAL_PROVIDES, _bimodality_run))

@@ -20,39 +20,6 @@ from replication.claims import Tier
 from replication.models import SAESource
 from replication.real import TEXT_ENV, LMTargetSpec, TextSource
 
-TEXT = ("The quick brown fox jumps over the lazy dog. Sparse autoencoders find features in language models. "
-        "Antipodal pairs of dense latents track a direction of the unembedding. ") * 40
-
-
-@pytest.fixture(scope="module")
-def fixture_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from sae_lens.registry import get_sae_class
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    root = tmp_path_factory.mktemp("real-format")
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.train_from_iterator([TEXT], trainers.BpeTrainer(vocab_size=120, special_tokens=["<bos>", "<pad>", "<unk>"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", pad_token="<pad>", unk_token="<unk>")
-    model_dir = root / "tiny-model"
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=len(fast), n_positions=64, n_ctx=64,
-                               bos_token_id=fast.bos_token_id)).save_pretrained(model_dir)
-    fast.save_pretrained(model_dir)
-    cls, cfg_cls = get_sae_class("jumprelu")
-    sae = cls(cfg_cls(d_in=32, d_sae=64))
-    with torch.no_grad():
-        g = torch.Generator().manual_seed(1)
-        sae.W_enc.normal_(generator=g)
-        sae.W_dec.normal_(generator=g)
-        sae.threshold.fill_(0.5)
-    sae.save_model(root / "sae")
-    (root / "text").mkdir()
-    (root / "text" / "a.txt").write_text(TEXT)
-    return root
-
-
 def test_real_path_end_to_end(fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TEXT_ENV, str(fixture_dir / "text"))
     spec = LMTargetSpec("tiny-gpt2-fixture", "test fixture", str(fixture_dir / "tiny-model"),
@@ -83,3 +50,48 @@ def test_real_target_without_weights_is_skipped_with_the_reason(tmp_path: Path, 
     for spec in ANTIPODAL_TARGETS:
         why = unavailable_reason(spec.target())
         assert why is not None and "hf download" in why[1], spec.name
+
+
+def test_bimodality_real_path_end_to_end(fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from replication.analyses.bimodality import alignment_metrics
+    from replication.analyses.real_tier import BIMODALITY_REAL_PROVIDES, bimodality_lm_arrays
+
+    monkeypatch.setenv(TEXT_ENV, str(fixture_dir / "text"))
+    spec = LMTargetSpec("tiny-gpt2-fixture", "test fixture", str(fixture_dir / "tiny-model"),
+                        SAESource(path=str(fixture_dir / "sae")), "blocks.2.hook_resid_post",
+                        n_tokens=600, ctx_len=32, batch_size=4, tier=Tier.REAL, needs_gpu=False)
+    arrays = bimodality_lm_arrays(spec)
+    assert arrays.alignment.shape == (64,) and arrays.density.shape == (64,)
+    torch.testing.assert_close(arrays.dead, arrays.density == 0)
+    assert bool(((arrays.density >= 0) & (arrays.density <= 1)).all())
+    values = alignment_metrics(arrays)
+    assert BIMODALITY_REAL_PROVIDES <= set(values)
+    assert all(math.isfinite(values[k]) for k in BIMODALITY_REAL_PROVIDES)
+
+
+def test_real_claims_are_judged_and_recorded_from_the_fixture(fixture_dir: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every antipodal claim that lists the real tier, through the runner and the results store, exactly as
+    `pytest -m gpu` runs them — on the tiny fixture instead of Gemma (verdicts not asserted: random weights)."""
+    from replication.claims import REGISTRY, load_all
+    from replication.results import iter_records
+    from replication.runner import Runner
+    from replication.targets import Analysis
+    from replication.verdict import Status
+
+    monkeypatch.setenv(TEXT_ENV, str(fixture_dir / "text"))
+    spec = LMTargetSpec("tiny-gpt2-fixture", "test fixture", str(fixture_dir / "tiny-model"),
+                        SAESource(path=str(fixture_dir / "sae")), "blocks.2.hook_resid_post",
+                        n_tokens=600, ctx_len=32, batch_size=4, tier=Tier.REAL, needs_gpu=False)
+    target = spec.target()
+    analysis = Analysis("antipodal-fixture", Tier.REAL, (target,), PROVIDES_WITH_LAYERS,
+                        lambda t, s: summarise(measure(antipodal_lm_inputs(spec))))
+    runner = Runner(results_dir=tmp_path)
+    claims = [c for c in load_all().by_paper("antipodal") if Tier.REAL in c.tiers]
+    assert len(claims) == 14
+    for claim in claims:
+        verdict = runner.verdict(claim, Tier.REAL, target, analysis)
+        assert verdict.status in (Status.REPLICATED, Status.NOT_REPLICATED), verdict.summary()
+    records = iter_records(tmp_path)
+    assert {r.claim_id for r in records} == {c.id for c in claims}
+    assert all(r.tier == "real" and r.target == "tiny-gpt2-fixture" and r.seed is None for r in records)
