@@ -4,6 +4,9 @@ Every data set implements :class:`replication.training.ToyData`: ``d_in``, ``con
 cache key of everything trained on it) and ``sample(n, generator)``, deterministic given the generator.
 """
 
+from toy_models.antipodal import AntipodalToy
+from toy_models.bimodality import PowerLawFeatureToy
+from toy_models.sagsae import BipolarFeatureToy
 from toy_models.sparse import SparseFeatureToy
 
-__all__ = ["SparseFeatureToy"]
+__all__ = ["AntipodalToy", "BipolarFeatureToy", "PowerLawFeatureToy", "SparseFeatureToy"]

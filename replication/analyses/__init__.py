@@ -3,3 +3,7 @@
 """
 
 from replication.analyses import topk  # noqa: F401
+from replication.analyses import antipodal  # noqa: F401
+from replication.analyses import bimodality  # noqa: F401
+from replication.analyses import sagsae  # noqa: F401
+from replication.analyses import real_tier  # noqa: F401,E402  (LM targets of the real tier; after the papers)

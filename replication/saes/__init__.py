@@ -24,3 +24,18 @@ def _register(architecture: str, sae: tuple[type[Any], type[Any]] | None,
         register_sae_class(architecture, *sae)
     if training is not None and architecture not in SAE_TRAINING_CLASS_REGISTRY:
         register_sae_training_class(architecture, *training)
+
+
+# bimodality §5/§6: aligned training (replication/saes/aligned.py)
+from replication.saes import aligned as _aligned  # noqa: E402
+
+_register(_aligned.ALIGNED_STANDARD, (_aligned.AlignedStandardSAE, _aligned.AlignedStandardSAEConfig),
+          (_aligned.AlignedStandardTrainingSAE, _aligned.AlignedStandardTrainingSAEConfig))
+_register(_aligned.ALIGNED_TOPK, (_aligned.AlignedTopKSAE, _aligned.AlignedTopKSAEConfig),
+          (_aligned.AlignedTopKTrainingSAE, _aligned.AlignedTopKTrainingSAEConfig))
+
+# sagsae: the sign-aware gated SAE with the Bi-Jump-ReLU gate (replication/saes/sagsae.py)
+from replication.saes import sagsae as _sagsae  # noqa: E402
+
+_register(_sagsae.SAGSAE, (_sagsae.SignAwareGatedSAE, _sagsae.SignAwareGatedSAEConfig),
+          (_sagsae.SignAwareGatedTrainingSAE, _sagsae.SignAwareGatedTrainingSAEConfig))

@@ -1,0 +1,267 @@
+"""Toy-tier measurement of the ``sagsae.*`` claims: SA-GSAE at width H against sae-lens's Gated SAE at 2H.
+
+Data (:class:`toy_models.sagsae.BipolarFeatureToy`, d_in 32, every direction firing with p = 0.05):
+
+- ``toy-sagsae-bipolar``: 32 directions carrying an anticorrelated pair each (either sign, never both) and
+  32 one-signed directions: 64 directions, 96 one-signed concepts, true L0 3.2 directions per token.
+- ``toy-sagsae-unipolar`` (negative control): 64 one-signed directions, no anticorrelated structure.
+
+SAEs (all through sae-lens's ``SAETrainer`` via :func:`replication.training.train_toy_sae`, 750 steps of
+256 samples, lr 1e-3, no resampling): SA-GSAE (``replication-sagsae``, tied radii, auxiliary loss, L0 of the
+two-sided gate) at H = 64 = the number of directions, swept over lambda in {0.03, 0.1, 0.3, 1}; sae-lens
+``gated`` at 2H = 128 (>= the 96 concepts) over its L1 lambda in {0.3, 0.6, 1, 2}. Both lambda grids were
+chosen on seed 0 so that each sweep spans L0 ~ 2-20 (overlapping, around the true 3.2); steps by the CI
+budget (~100 s for the 66 SAEs of the tier, cold, single thread; at 1,000 steps it took ~160 s; at lambda 0.3,
+seed 0, R² was 0.853 at 1,000 steps and 0.854 at 2,000). Ablations (bipolar cell
+only), each at the operating point lambda = 1 (the SA-GSAE sweep point whose L0 is nearest the true L0
+3.2 on seed 0: 3.05; at 1,000 steps it had been lambda = 0.3, which at 750 steps gives L0 4.6): no auxiliary loss, untied radii; and the one-sided gate over the same lambda sweep.
+Evaluation: 16,384 held-out tokens from a generator independent of training.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from replication.checks import check_finite_weights, check_sae_input
+from replication.claims import Tier
+from replication.metrics import ParetoComparison, activation_density, compare_sweeps, dead_fraction, \
+    explained_variance, mean_l0
+from replication.metrics.sagsae import (
+    bipolar_share,
+    dead_fraction_floor,
+    geomean_ratio,
+    minority_sign_share,
+    sign_fire_counts,
+)
+from replication.saes.sagsae import SAGSAE
+from replication.targets import ANALYSES, Analysis, Target
+from replication.training import ToySAESpec, train_toy_sae
+from replication.verdict import Status
+from toy_models.sagsae import BipolarFeatureToy
+
+D_IN = 32
+H = 64
+SAGSAE_LAMBDAS = (0.03, 0.1, 0.3, 1.0)
+GATED_LAMBDAS = (0.3, 0.6, 1.0, 2.0)
+OPERATING_LAMBDA = 1.0
+N_EVAL = 16_384
+MIN_MINORITY_SHARE = 0.1
+_TRAIN = dict(training_samples=256 * 750, batch_size=256, lr=1e-3)
+
+TOY_BIPOLAR = Target(
+    name="toy-sagsae-bipolar",
+    tier=Tier.TOY,
+    description="32 anticorrelated (either-sign) + 32 one-signed directions in 32 dims; SA-GSAE(64) vs "
+                "Gated(128) sweeps and the ablations",
+    seeds=(0, 1, 2),
+)
+TOY_UNIPOLAR = Target(
+    name="toy-sagsae-unipolar",
+    tier=Tier.TOY,
+    description="control: 64 one-signed directions in 32 dims, no anticorrelated structure; SA-GSAE(64) vs "
+                "Gated(128) sweeps",
+    seeds=(0, 1, 2),
+    control=True,
+)
+
+
+def toy_data(target: Target, seed: int) -> BipolarFeatureToy:
+    if target.name == TOY_BIPOLAR.name:
+        return BipolarFeatureToy(d_in=D_IN, n_bipolar=32, n_unipolar=32, seed=seed)
+    if target.name == TOY_UNIPOLAR.name:
+        return BipolarFeatureToy(d_in=D_IN, n_bipolar=0, n_unipolar=64, seed=seed)
+    raise KeyError(f"no sagsae toy data for target {target.name!r}; known: {TOY_BIPOLAR.name}, {TOY_UNIPOLAR.name}")
+
+
+def sagsae_spec(lam: float, **options: object) -> ToySAESpec:
+    return ToySAESpec.make(SAGSAE, H, sparsity_coefficient=lam, **options, **_TRAIN)
+
+
+def gated_spec(lam: float) -> ToySAESpec:
+    return ToySAESpec.make("gated", 2 * H, l1_coefficient=lam, **_TRAIN)
+
+
+class SweepPoint(NamedTuple):
+    """One trained SAE evaluated on the held-out tokens."""
+
+    coefficient: float
+    """Its sparsity coefficient lambda."""
+    d_sae: int
+    l0: float
+    """Mean L0 (active latents per token, either sign)."""
+    r2: float
+    """Explained variance ``1 - FVU_pooled`` (replication.metrics.explained_variance)."""
+    dead_fraction: float
+    """Fraction of latents never active (either sign) on the evaluated tokens."""
+    bipolar_share: float
+    """Fraction of live latents whose minority sign is >= 0.1 of their firings (NaN if none is live)."""
+    n_parameters: int
+    """``sum(p.numel())`` of the trained SAE."""
+    density: Float[Tensor, " d_sae"]
+    """Per-latent firing frequency."""
+    minority_share: Float[Tensor, " d_sae"]
+    """Per-latent ``min(c+, c-) / (c+ + c-)`` (NaN for dead latents)."""
+
+
+def evaluate(spec: ToySAESpec, data: BipolarFeatureToy, seed: int, x: Tensor) -> SweepPoint:
+    sae = train_toy_sae(spec, data, seed).sae
+    check_sae_input(sae, x)
+    check_finite_weights(sae)
+    with torch.no_grad():
+        f = sae.encode(x)
+        x_hat = sae.decode(f)
+    counts = sign_fire_counts(f)
+    density = activation_density(f)
+    live = bool((density > 0).any())
+    opts = dict(spec.options)
+    return SweepPoint(
+        coefficient=float(opts.get("sparsity_coefficient", opts.get("l1_coefficient"))),
+        d_sae=spec.d_sae,
+        l0=float(mean_l0(f)),
+        r2=float(explained_variance(x, x_hat)),
+        dead_fraction=float(dead_fraction(density)),
+        bipolar_share=float(bipolar_share(counts, MIN_MINORITY_SHARE)) if live else float("nan"),
+        n_parameters=sum(p.numel() for p in sae.parameters()),
+        density=density,
+        minority_share=minority_sign_share(counts),
+    )
+
+
+def _eval_tokens(data: BipolarFeatureToy, seed: int) -> Tensor:
+    return data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
+
+
+def _compare(a: tuple[SweepPoint, ...], b: tuple[SweepPoint, ...]) -> ParetoComparison:
+    """``compare_sweeps`` of R² vs L0; a fully collapsed point (L0 = 0) has no log L0 and is dropped."""
+    a_live = [p for p in a if p.l0 > 0]
+    b_live = [p for p in b if p.l0 > 0]
+    return compare_sweeps(torch.tensor([p.l0 for p in a_live]), torch.tensor([p.r2 for p in a_live]),
+                          torch.tensor([p.l0 for p in b_live]), torch.tensor([p.r2 for p in b_live]))
+
+
+class Sweeps(NamedTuple):
+    sagsae: tuple[SweepPoint, ...]
+    """SA-GSAE(H) at each lambda of SAGSAE_LAMBDAS."""
+    gated: tuple[SweepPoint, ...]
+    """sae-lens Gated(2H) at each lambda of GATED_LAMBDAS."""
+    pareto: ParetoComparison
+    """R²(SA-GSAE) - R²(Gated) over the L0 overlap."""
+
+
+def sweeps(target: Target, seed: int) -> Sweeps:
+    """Both sweeps of one (target, seed), with every per-latent array (for the report's figures)."""
+    data = toy_data(target, seed)
+    x = _eval_tokens(data, seed)
+    sag = tuple(evaluate(sagsae_spec(lam), data, seed, x) for lam in SAGSAE_LAMBDAS)
+    gat = tuple(evaluate(gated_spec(lam), data, seed, x) for lam in GATED_LAMBDAS)
+    return Sweeps(sag, gat, _compare(sag, gat))
+
+
+class Ablations(NamedTuple):
+    full: SweepPoint
+    """SA-GSAE at OPERATING_LAMBDA (tied radii, auxiliary loss, two-sided gate)."""
+    no_aux: SweepPoint
+    untied: SweepPoint
+    one_sided: tuple[SweepPoint, ...]
+    """One-sided gate at each lambda of SAGSAE_LAMBDAS."""
+    one_sided_vs_two_sided: ParetoComparison
+    """R²(one-sided) - R²(two-sided) over the L0 overlap."""
+
+
+def ablations(target: Target, seed: int) -> Ablations:
+    data = toy_data(target, seed)
+    x = _eval_tokens(data, seed)
+    full = evaluate(sagsae_spec(OPERATING_LAMBDA), data, seed, x)
+    no_aux = evaluate(sagsae_spec(OPERATING_LAMBDA, use_aux_loss=False), data, seed, x)
+    untied = evaluate(sagsae_spec(OPERATING_LAMBDA, tied_radii=False), data, seed, x)
+    two = tuple(evaluate(sagsae_spec(lam), data, seed, x) for lam in SAGSAE_LAMBDAS)
+    one = tuple(evaluate(sagsae_spec(lam, two_sided=False), data, seed, x) for lam in SAGSAE_LAMBDAS)
+    return Ablations(full, no_aux, untied, one, _compare(one, two))
+
+
+def _point_metrics(prefix: str, p: SweepPoint) -> dict[str, float]:
+    return {f"{prefix}_l0": p.l0, f"{prefix}_r2": p.r2, f"{prefix}_dead_fraction": p.dead_fraction,
+            f"{prefix}_bipolar_share": p.bipolar_share}
+
+
+def measure_sweeps(target: Target, seed: int | None) -> dict[str, float]:
+    assert seed is not None
+    s = sweeps(target, seed)
+    out: dict[str, float] = {}
+    for p in s.sagsae:
+        out.update(_point_metrics(f"sagsae_lam{p.coefficient:g}", p))
+    for p in s.gated:
+        out.update(_point_metrics(f"gated_lam{p.coefficient:g}", p))
+    out["r2_gap_min_over_l0_overlap"] = float(s.pareto.min_gap)
+    out["r2_gap_max_over_l0_overlap"] = float(s.pareto.max_gap)
+    out["l0_overlap_low"] = float(s.pareto.l0[0])
+    out["l0_overlap_high"] = float(s.pareto.l0[-1])
+    dead_s = torch.tensor([p.dead_fraction for p in s.sagsae])
+    dead_g = torch.tensor([p.dead_fraction for p in s.gated])
+    eps = dead_fraction_floor(H, 2 * H)
+    out["dead_fraction_geomean_ratio_gated_over_sagsae"] = float(geomean_ratio(dead_g, dead_s, eps))
+    out["dead_fraction_mean_gated_minus_sagsae"] = float(dead_g.mean() - dead_s.mean())
+    op = next(p for p in s.sagsae if p.coefficient == OPERATING_LAMBDA)
+    out["bipolar_share"] = op.bipolar_share
+    out["sagsae_h_parameters"] = float(s.sagsae[0].n_parameters)
+    out["gated_2h_parameters"] = float(s.gated[0].n_parameters)
+    out["sagsae_h_minus_gated_2h_parameters"] = float(s.sagsae[0].n_parameters - s.gated[0].n_parameters)
+    return out
+
+
+def measure_ablations(target: Target, seed: int | None) -> dict[str, float]:
+    assert seed is not None
+    a = ablations(target, seed)
+    out: dict[str, float] = {}
+    for name, p in (("full", a.full), ("no_aux", a.no_aux), ("untied", a.untied)):
+        out.update({f"{name}_l0": p.l0, f"{name}_r2": p.r2, f"{name}_dead_fraction": p.dead_fraction})
+    for p in a.one_sided:
+        out.update({f"one_sided_lam{p.coefficient:g}_l0": p.l0, f"one_sided_lam{p.coefficient:g}_r2": p.r2})
+    out["no_aux_minus_full_r2"] = a.no_aux.r2 - a.full.r2
+    out["r2_tied_minus_untied"] = a.full.r2 - a.untied.r2
+    out["abs_r2_tied_minus_untied"] = abs(a.full.r2 - a.untied.r2)
+    out["one_sided_minus_two_sided_r2_max_over_l0_overlap"] = float(a.one_sided_vs_two_sided.max_gap)
+    out["one_sided_minus_two_sided_r2_min_over_l0_overlap"] = float(a.one_sided_vs_two_sided.min_gap)
+    return out
+
+
+SWEEP_METRICS = frozenset({"r2_gap_min_over_l0_overlap", "dead_fraction_geomean_ratio_gated_over_sagsae",
+                           "bipolar_share", "sagsae_h_minus_gated_2h_parameters"})
+ABLATION_METRICS = frozenset({"no_aux_dead_fraction", "no_aux_minus_full_r2", "abs_r2_tied_minus_untied",
+                              "one_sided_minus_two_sided_r2_max_over_l0_overlap"})
+
+ANALYSES.register(Analysis(name="sagsae-toy", tier=Tier.TOY, targets=(TOY_BIPOLAR, TOY_UNIPOLAR),
+                           provides=SWEEP_METRICS, run=measure_sweeps))
+ANALYSES.register(Analysis(name="sagsae-toy-ablations", tier=Tier.TOY, targets=(TOY_BIPOLAR,),
+                           provides=ABLATION_METRICS, run=measure_ablations))
+
+# ---------------------------------------------------------------------------------------- expectations
+# Measured with the faithful implementation and the settings above (seeds 0-2, cold cache); the settings were
+# chosen by reconstruction, L0 range, dead fraction and CI cost, never toward these thresholds.
+
+ANALYSES.expect(
+    "sagsae.half_width_dominates", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
+    "measured min R² gap SA-GSAE(64) - Gated(128) over the L0 overlap (~3.0-22.6) = -0.0290/-0.0225/-0.0286 "
+    "on seeds 0-2 < 0: SA-GSAE leads only at the high-L0 end (gap +0.020/+0.019/+0.020 at L0 ~22); Gated(2H) "
+    "leads from L0 ~4 to ~12, most at L0 ~6.8 (its lambda = 1 point)")
+ANALYSES.expect(
+    "sagsae.matches_elsewhere", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
+    "measured min R² gap = -0.0290/-0.0225/-0.0286 on seeds 0-2: below -0.025 on seeds 0 and 2")
+ANALYSES.expect(
+    "sagsae.fewer_dead", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
+    "measured sweep-geomean dead-fraction ratio Gated/SA-GSAE = 0.841/1.000/0.841 on seeds 0-2 < 2: neither "
+    "architecture leaves more than 1/64 of its latents dead on this toy (SA-GSAE 0-0.016, Gated 0-0.008)")
+ANALYSES.expect(
+    "sagsae.aux_loss_load_bearing", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
+    "measured no-aux dead fraction = 0.016/0.016/0.016 on seeds 0-2 < 0.5 (no collapse; R² is worse, "
+    "no-aux minus full = -0.056/-0.049/-0.069): with the L0 sparsity penalty the thresholds get a "
+    "straight-through reconstruction gradient, so the gates do not collapse without the auxiliary loss")
+# negative control: without anticorrelated features few latents should carry both signs
+ANALYSES.expect(
+    "sagsae.bipolar_share", TOY_UNIPOLAR.name, Status.NOT_REPLICATED,
+    "control without anticorrelated pairs: bipolar share expected <= 0.5 (measured 0.109/0.063/0.094 on "
+    "seeds 0-2)")
