@@ -75,3 +75,50 @@ def sweep_points(frame: pd.DataFrame, target: str, prefix: str, x: str, y: str) 
         if pts:
             out.append((row["seed"], [p[0] for p in pts], [p[1] for p in pts]))
     return out
+
+
+def first_seeds(inputs: FigureInputs, analysis: str) -> list[tuple[str, str, int | None, dict]]:
+    """:func:`saved_arrays` of ``analysis`` (a glob: ``"antipodal-*"`` matches every tier's analysis), one
+    entry per (tier, target): its lowest saved seed. Ordered by tier (toy, tinylm, real), then by the order
+    the targets were registered in (so a paper's positive targets come before its control)."""
+    from replication.claims import Tier
+    from replication.targets import ANALYSES
+
+    tiers = [t.value for t in Tier]
+    registered = list(ANALYSES.targets)
+    chosen: dict[tuple[str, str], tuple[str, str, int | None, dict]] = {}
+    for tier, target, seed, arrays in saved_arrays(inputs, analysis):
+        known = chosen.get((tier, target))
+        if known is None or (seed is not None and (known[2] is None or seed < known[2])):
+            chosen[(tier, target)] = (tier, target, seed, arrays)
+
+    def order(key: tuple[str, str]) -> tuple[int, int, str]:
+        tier, target = key
+        return (tiers.index(tier) if tier in tiers else len(tiers),
+                registered.index(target) if target in registered else len(registered), target)
+
+    return [chosen[k] for k in sorted(chosen, key=order)]
+
+
+def panel_title(tier: str, target: str, seed: int | None) -> str:
+    """``target (tier, seed s)`` (no seed for pretrained weights), with "negative control" for a control."""
+    from replication.targets import ANALYSES
+
+    known = ANALYSES.targets.get(target)
+    control = ", negative control" if known is not None and known.control else ""
+    return f"{target}\n({tier}{control}" + (")" if seed is None else f", seed {seed})")
+
+
+def panel_grid(n: int, width: float = 4.4, height: float = 3.8, max_cols: int = 3):
+    """A matplotlib figure with ``n`` panels in rows of at most ``max_cols``; returns (fig, axes list);
+    the unused axes of the last row are hidden."""
+    import matplotlib.pyplot as plt
+
+    cols = max(1, min(n, max_cols))
+    rows = -(-n // cols)
+    # at least 6.5 inches wide, so that a one-panel figure still has room for its suptitle
+    fig, axes = plt.subplots(rows, cols, figsize=(max(width * cols, 6.5), height * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]

@@ -375,11 +375,69 @@ def run(target: Target, seed: int | None) -> dict[str, float]:
     return summarise(arrays(target, seed))
 
 
-def register_tier(tier: Tier, targets: dict[Target, InputsFactory], provides: frozenset[str]) -> Analysis:
-    """Register the antipodal analysis on ``tier`` with the targets and how to make each one's inputs."""
+#: at most this many counted tokens of the per-token arrays go into the report's saved arrays
+FIGURE_TOKENS = 20_000
+
+
+def figure_arrays(a: AntipodalArrays, max_tokens: int = FIGURE_TOKENS) -> dict[str, Any]:
+    """The arrays the report's figures read (:mod:`replication.analyses.antipodal_figures`), kept small.
+
+    Per latent (float32): density, the three compositions, s_i, the partner cosines, the enc-dec cosine and
+    ``cos(W_dec[i], U_{-1})``. Per token: ``f_i, f_j`` of the top pair, ``x . U_{-1}`` and the entropy on one
+    subsample of at most ``max_tokens`` counted tokens, the same tokens for all three (a fixed-seed random
+    subset, kept in stream order: deterministic, and not aliased with positions in a sequence as a stride
+    would be). The Pearson correlations the figures quote are over *all* counted tokens. Settings (k and
+    thresholds) and counts are saved as scalars. Size: 11 float32 arrays of d_sae and 4 of ``max_tokens``
+    (~1.7 MB uncompressed at d_sae = 32k).
+    """
+    n = len(a.resid_u1)
+    if n > max_tokens:
+        keep = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max_tokens].sort().values
+    else:
+        keep = torch.arange(n)
+    i, j = a.top_pair
+    st = a.settings
+    diff = _correlation_or_none(pearson, a.pair_acts[:, 0] - a.pair_acts[:, 1], a.resid_u1)
+
+    def f32(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.detach().to("cpu", torch.float32)
+
+    out: dict[str, Any] = {
+        "density": f32(a.density), "rho_pc_enc": f32(a.rho_pc_enc), "rho_pc_dec": f32(a.rho_pc_dec),
+        "rho_wu_dec": f32(a.rho_wu_dec), "score": f32(a.score), "enc_cos_partner": f32(a.enc_cos_partner),
+        "dec_cos_partner": f32(a.dec_cos_partner), "encdec_cos": f32(a.encdec_cos), "dec_u1": f32(a.dec_u1),
+        "top_pair": torch.tensor([i, j], dtype=torch.int64),
+        "pair_acts": f32(a.pair_acts.cpu()[keep]), "resid_u1": f32(a.resid_u1.cpu()[keep]),
+        "entropy": None if a.entropy is None else f32(a.entropy.cpu()[keep]),
+        "u1_fraction_per_layer": f32(a.u1_fraction_per_layer),
+        "pc_variances": f32(a.pc_variances),
+        "n_tokens": a.n_tokens, "n_tokens_saved": len(keep),
+        "pearson_pair_diff_u1": diff.statistic,
+        "k_pc": st.k_pc, "k_wu": st.k_wu, "dense_threshold": st.dense_threshold,
+        "very_dense_threshold": st.very_dense_threshold, "rho_threshold": st.rho_threshold,
+        "pair_threshold": st.pair_threshold,
+    }
+    if a.entropy is not None:
+        out["pearson_u1_entropy"] = _correlation_or_none(pearson, a.resid_u1, a.entropy).statistic
+    return out
+
+
+def report_arrays(target: Target, seed: int | None) -> dict[str, Any]:
+    """``Analysis.arrays``: :func:`figure_arrays` of the (memoised) measurement of one target and seed."""
+    return figure_arrays(arrays(target, seed))
+
+
+def register_tier(tier: Tier, targets: dict[Target, InputsFactory], provides: frozenset[str],
+                  arrays: Callable[[Target, int | None], dict[str, Any]] | None = report_arrays) -> Analysis:
+    """Register the antipodal analysis on ``tier`` with the targets and how to make each one's inputs.
+
+    ``arrays`` (default :func:`report_arrays`) is what the runner saves next to the records for the
+    report's figures; ``None`` saves nothing.
+    """
     for target, factory in targets.items():
         _INPUTS[target.name] = factory
-    return ANALYSES.register(Analysis(f"antipodal-{tier.value}", tier, tuple(targets), provides, run))
+    return ANALYSES.register(Analysis(f"antipodal-{tier.value}", tier, tuple(targets), provides, run,
+                                      arrays=arrays))
 
 
 # ========================================================================================= toy tier
@@ -480,3 +538,6 @@ for _claim, _reason in (
     ("antipodal.enc_dec_aligned_when_dense", "no dense outlier: measured n_dense_outliers 0/0/0 on seeds 0-2"),
 ):
     ANALYSES.expect(_claim, TOY_CONTROL_TARGET.name, Status.NOT_REPLICATED, _reason)
+
+# The report's figures of this paper (drawn from the arrays saved by ``report_arrays``).
+from replication.analyses import antipodal_figures  # noqa: E402,F401

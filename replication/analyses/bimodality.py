@@ -298,9 +298,37 @@ class ToyArrays(NamedTuple):
     fixed_point: tuple[float, float]
     exact_deviation: float
     compression: tuple[float, int]
+    aligned_l1: float
+    """lambda of the aligned ReLU SAE matched to the reference (the aligned sweep point nearest its L0)."""
+    aligned_alignment: Float[Tensor, " d_sae"]
+    """That aligned SAE's alignment scores (1 by construction, §5)."""
+    aligned_density: Float[Tensor, " d_sae"]
+    """That aligned SAE's firing frequency on the evaluation tokens (0: dead)."""
+    checkpoint_alignment: tuple[Tensor, ...]
+    """a of the reference standard SAE at each saved snapshot, then at the end (as ``checkpoint_bc``)."""
+    checkpoint_steps: tuple[int, ...]
+    """Training step of each entry of ``checkpoint_alignment`` (the last is the end of training)."""
+
+
+_TOY_ARRAYS: dict[int, ToyArrays] = {}
 
 
 def toy_arrays(seed: int) -> ToyArrays:
+    """Everything the toy tier measures for one seed (memoised in-process: ``run`` and ``arrays`` share it)."""
+    if seed not in _TOY_ARRAYS:
+        _TOY_ARRAYS[seed] = _toy_arrays(seed)
+    return _TOY_ARRAYS[seed]
+
+
+def _snapshot_steps(trained: Any) -> tuple[int, ...]:
+    """The training step of each saved snapshot of a cached toy SAE (``step.json`` written by ``fit``)."""
+    import json
+
+    return tuple(int(json.loads((trained.path / "checkpoints" / str(i) / "step.json").read_text())["step"])
+                 for i in range(len(trained.checkpoints)))
+
+
+def _toy_arrays(seed: int) -> ToyArrays:
     data = toy_data(seed)
     x = data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
     standard = {lam: train_toy_sae(standard_spec(lam), data, seed) for lam in L1_STANDARD}
@@ -326,9 +354,19 @@ def toy_arrays(seed: int) -> ToyArrays:
     exact_specs = [ToySAESpec.make(ALIGNED_STANDARD, D_SAE, l1_coefficient=ref_l1, **short),
                    ToySAESpec.make(ALIGNED_TOPK, D_SAE, k=max(TOPK_KS), compress_last_column=True, **short)]
     exact = max(max_alignment_deviation_during_training(s, data, seed) for s in exact_specs)
+    # the aligned SAE matched to the reference: the aligned sweep point whose L0 is nearest the reference's
+    ref_l0 = next(p.l0 for p in relu if p.method == "standard" and p.setting == ref_l1)
+    al_l1 = min((p for p in relu if p.method == "aligned"),
+                key=lambda p: abs(math.log(max(p.l0, 1e-3) / max(ref_l0, 1e-3)))).setting
+    with torch.no_grad():
+        al_sae = aligned_saes[al_l1]
+        al_density = activation_density(al_sae.encode(x))
+        al_a = alignment_scores(al_sae.W_enc.detach(), al_sae.W_dec.detach())
+    steps = _snapshot_steps(ref) + (STEPS,)
     return ToyArrays(ref_l1, reference, tuple(float(sarle_bimodality_coefficient(a)) for a in traj),
                      tuple(float(dip_test(a).p_value) for a in traj), tuple(relu), tuple(topk), change,
-                     fixed_point_toy(seed), exact, compression_check(aligned_saes[max(L1_ALIGNED)], x))
+                     fixed_point_toy(seed), exact, compression_check(aligned_saes[max(L1_ALIGNED)], x),
+                     al_l1, al_a, al_density, tuple(traj), steps)
 
 
 PROVIDES = frozenset({
@@ -341,10 +379,15 @@ PROVIDES = frozenset({
 })
 
 
+def _control_sae(seed: int) -> Any:
+    """A freshly initialised sae-lens standard SAE (plain kaiming init), the same for a given seed."""
+    torch.manual_seed(seed)
+    return build_training_sae(ToySAESpec.make("standard", D_SAE, decoder_init_norm=None), toy_data(seed).d_in)
+
+
 def _control(seed: int) -> dict[str, float]:
     """Bimodality statistics of a freshly initialised sae-lens standard SAE (plain kaiming init)."""
-    torch.manual_seed(seed)
-    sae = build_training_sae(ToySAESpec.make("standard", D_SAE, decoder_init_norm=None), toy_data(seed).d_in)
+    sae = _control_sae(seed)
     stats = bimodality(alignment_scores(sae.W_enc.detach(), sae.W_dec.detach()))
     out = dict.fromkeys(PROVIDES, math.nan)
     out.update({"dip_test_p": float(stats.dip_p), "sarle_bimodality_coefficient": float(stats.bc)})
@@ -376,12 +419,50 @@ def measure(target: Target, seed: int | None) -> dict[str, float]:
     return out
 
 
+def histogram_arrays(arr: AlignmentArrays, prefix: str) -> dict[str, Any]:
+    """One SAE's per-latent arrays for the report's histograms, keys prefixed with ``prefix``: a_i, firing
+    frequency, dead mask, MCS if any, the lower mixture component and the bimodality statistics."""
+    mix = arr.stats.mixture
+    out: dict[str, Any] = {
+        "alignment": arr.alignment, "density": arr.density, "dead": arr.dead, "mcs": arr.mcs,
+        "low_mode": mix.lower, "mixture_means": mix.means, "mixture_sds": mix.stds,
+        "mixture_weights": mix.weights, "dip_p": float(arr.stats.dip_p), "bc": float(arr.stats.bc),
+    }
+    return {f"{prefix}{k}": (v.detach().cpu() if isinstance(v, Tensor) else v) for k, v in out.items()}
+
+
+def report_arrays(target: Target, seed: int | None) -> dict[str, Any]:
+    """``Analysis.arrays``: the per-latent arrays behind the report's figures (Figs 1/7, 2 and 16).
+
+    Toy: the reference standard SAE (``reference_*``: :func:`histogram_arrays`), the aligned ReLU SAE at
+    the sweep point nearest the reference's L0 (``aligned_alignment``, ``aligned_density``, ``aligned_dead``,
+    ``aligned_l1``), and a of the reference at each training snapshot (``checkpoint_alignment``,
+    ``(n_snapshots + 1, d_sae)``, the last row the end of training, at ``checkpoint_steps``, with
+    ``checkpoint_bc`` and ``checkpoint_dip_p``). Control: the
+    fresh-init SAE's a_i and its firing frequency on the evaluation tokens (``reference_*``).
+    """
+    assert seed is not None
+    if target.control:
+        data = toy_data(seed)
+        x = data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
+        return histogram_arrays(alignment_arrays(_control_sae(seed), x), "reference_")
+    arr = toy_arrays(seed)
+    return {**histogram_arrays(arr.reference, "reference_"), "reference_l1": arr.reference_l1,
+            "aligned_l1": arr.aligned_l1, "aligned_alignment": arr.aligned_alignment,
+            "aligned_density": arr.aligned_density, "aligned_dead": arr.aligned_density == 0,
+            "checkpoint_alignment": torch.stack(arr.checkpoint_alignment),
+            "checkpoint_steps": torch.tensor(arr.checkpoint_steps),
+            "checkpoint_bc": torch.tensor(arr.checkpoint_bc),
+            "checkpoint_dip_p": torch.tensor(arr.checkpoint_dip_p)}
+
+
 ANALYSES.register(Analysis(
     name="bimodality-toy",
     tier=Tier.TOY,
     targets=(TOY_POWER_LAW, TOY_FRESH_INIT),
     provides=PROVIDES,
     run=measure,
+    arrays=report_arrays,
 ))
 
 ANALYSES.expect("bimodality.scores_bimodal", TOY_FRESH_INIT.name, Status.NOT_REPLICATED,
@@ -408,3 +489,6 @@ ANALYSES.expect("bimodality.topk_low_sparsity", _TOY, Status.NOT_REPLICATED,
 ANALYSES.expect("bimodality.emerges_in_training", _TOY, Status.NOT_REPLICATED,
                 "Sarle's BC rises from the first snapshot to the end (+0.151/+0.068/+0.077 on seeds 0-2) but the "
                 "end is not bimodal: dip p 0.921/0.974/0.954 (not < 0.05), BC 0.594/0.547/0.596")
+
+# The report's figures of this paper (drawn from the arrays saved by ``report_arrays`` and the records).
+from replication.analyses import bimodality_figures  # noqa: E402,F401

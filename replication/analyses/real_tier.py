@@ -23,7 +23,7 @@ from replication.analyses.antipodal import (
 )
 import torch
 
-from replication.analyses.bimodality import AlignmentArrays, alignment_metrics
+from replication.analyses.bimodality import AlignmentArrays, alignment_metrics, histogram_arrays
 from replication.claims import Tier
 from replication.metrics import fire_counts
 from replication.metrics.bimodality import alignment_scores, bimodality
@@ -112,10 +112,25 @@ def bimodality_lm_arrays(spec: LMTargetSpec) -> AlignmentArrays:
     return AlignmentArrays(a, bimodality(a), density, density == 0, None)
 
 
+_BIMODALITY_ARRAYS: dict[str, AlignmentArrays] = {}
+
+
+def _bimodality_lm(target: Target) -> AlignmentArrays:
+    """:func:`bimodality_lm_arrays` of a registered target, memoised (``run`` and ``arrays`` share it)."""
+    if target.name not in _BIMODALITY_ARRAYS:
+        _BIMODALITY_ARRAYS[target.name] = bimodality_lm_arrays(_BIMODALITY_SPECS[target.name])
+    return _BIMODALITY_ARRAYS[target.name]
+
+
 def _bimodality_run(target: Target, seed: int | None) -> dict[str, float]:
-    return alignment_metrics(bimodality_lm_arrays(_BIMODALITY_SPECS[target.name]))
+    return alignment_metrics(_bimodality_lm(target))
+
+
+def _bimodality_arrays(target: Target, seed: int | None) -> dict:
+    """The SAE's alignment scores, density and dead set for the report's Fig 1 histograms."""
+    return histogram_arrays(_bimodality_lm(target), "reference_")
 
 
 _BIMODALITY_SPECS = {spec.name: spec for spec in BIMODALITY_TARGETS}
 ANALYSES.register(Analysis("bimodality-real", Tier.REAL, tuple(s.target() for s in BIMODALITY_TARGETS),
-                           BIMODALITY_REAL_PROVIDES, _bimodality_run))
+                           BIMODALITY_REAL_PROVIDES, _bimodality_run, arrays=_bimodality_arrays))
