@@ -15,12 +15,17 @@ For analyses::
     trained = train_toy_sae(spec, acts, seed)                # sae-lens SAE on LM activations
 """
 
+from typing import TYPE_CHECKING, NamedTuple
+
 from replication.tinylm.activations import CachedActivations, entropy_from_logits, hook_activations, token_batches
 from replication.tinylm.config import artifacts, default_profile
 from replication.tinylm.model import load_tinylm
 
-__all__ = ["CachedActivations", "artifacts", "availability", "default_profile", "entropy_from_logits",
-           "hook_activations", "load_tinylm", "token_batches"]
+if TYPE_CHECKING:
+    from replication.training import ToySAESpec
+
+__all__ = ["CachedActivations", "TierHooks", "artifacts", "availability", "default_profile", "entropy_from_logits",
+           "hook_activations", "load_tinylm", "sae_budget", "tier_hooks", "token_batches"]
 
 
 def availability(profile: str | None = None) -> str | None:
@@ -35,3 +40,40 @@ def availability(profile: str | None = None) -> str | None:
         return (f"tiny-LM artefacts missing ({', '.join(str(p) for p in missing)}): build them with "
                 f"`dvc repro tinylm-activations@{name}` (minutes on CPU; `smoke`: seconds)")
     return None
+
+
+class TierHooks(NamedTuple):
+    """The hooks the tier's activation caches hold (params.yaml ``tinylm.<profile>.activations.hooks``)."""
+
+    resid_post: str
+    """The last layer's residual stream (antipodal, bimodality)."""
+    resid_mid: str
+    mlp_out: str
+    attn_out: str
+    """A middle layer's sagsae cells."""
+
+
+def tier_hooks(profile: str | None = None) -> TierHooks:
+    """The cached hooks of ``profile``, in the order params.yaml lists them."""
+    from replication.tinylm.config import stage_params
+
+    hooks = stage_params("activations", profile or default_profile())["hooks"]
+    if len(hooks) != 4:
+        raise ValueError(f"params.yaml tinylm.{profile or default_profile()}.activations.hooks must list 4 hooks "
+                         f"(last resid_post, then a middle layer's resid_mid, mlp_out, attn_out), got {hooks}")
+    return TierHooks(*hooks)
+
+
+def sae_budget(spec: "ToySAESpec", profile: str | None = None) -> "ToySAESpec":
+    """``spec`` with its training samples scaled by ``tinylm.<profile>.saes.budget_fraction`` (1 on the
+    ``full`` profile; the ``smoke`` profile trains a few dozen steps: plumbing, not science)."""
+    import dataclasses
+
+    from replication.tinylm.config import stage_params
+
+    fraction = float(stage_params("saes", profile or default_profile()).get("budget_fraction", 1.0))
+    if fraction == 1.0:
+        return spec
+    steps = max(20, int(spec.training_samples * fraction) // spec.batch_size)
+    return dataclasses.replace(spec, training_samples=steps * spec.batch_size,
+                               lr_warm_up_steps=min(spec.lr_warm_up_steps, steps // 4))

@@ -25,7 +25,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 PARAMS_FILE = REPO / "params.yaml"
 PROFILES = ("full", "smoke")
-STAGES = ("corpus", "tokenizer", "lm", "activations")
+STAGES = ("corpus", "tokenizer", "lm", "activations", "saes")
 
 
 def default_profile() -> str:
