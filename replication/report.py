@@ -204,8 +204,38 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
         blocks.append(("ul", [f"{c.id} ({c.source}): {c.statement}. Paper: {c.paper_value}. Tolerance: "
                               f"{c.rationale}" + (f" Definition: {c.definition}" if c.definition else "")
                               for c in dict.fromkeys(r.claim for r in prows)]))
+    tinylm = _tinylm_lines()
+    if tinylm:
+        blocks += [("h2", "The tiny LM of the tinylm tier"), ("ul", tinylm)]
     blocks += [("h2", "Provenance"), ("ul", [line[2:] for line in _provenance(records)])]
     return blocks
+
+
+def _tinylm_lines() -> list[str]:
+    """Corpus provenance and the LM's held-out loss against the unigram baseline, if the tier was built."""
+    import json
+
+    from replication.tinylm import artifacts, default_profile
+
+    paths = artifacts()
+    corpus, lm = paths.corpus / "provenance.json", paths.lm / "metrics.json"
+    if not corpus.exists() or not lm.exists():
+        return []
+    prov, metrics = json.loads(corpus.read_text()), json.loads(lm.read_text())
+    lines = [f"profile `{default_profile()}`: corpus of {prov['documents']} documents, {prov['bytes'] / 1e6:.2f} MB "
+             f"({prov['duplicates_dropped']} exact duplicates dropped), text available offline on the machine "
+             f"that built it (Python {prov.get('python', '?')})"]
+    for src in prov["sources"]:
+        where = src["options"].get("root", "")
+        lines.append(f"source {src['kind']} {where}: {src['status']}, {src['documents']} documents, "
+                     f"{src['bytes'] / 1e6:.2f} MB" + (f" ({src['reason']})" if src.get("reason") else ""))
+    for name, split in prov["splits"].items():
+        lines.append(f"{name} split: {split['documents']} documents, sha256 {split['sha256'][:16]}…")
+    lines.append(f"LM: {metrics['n_params'] / 1e6:.2f}M parameters, {metrics['steps']} steps, "
+                 f"{metrics['tokens_seen'] / 1e6:.2f}M tokens seen; held-out loss {metrics['heldout_loss']:.3f} "
+                 f"nats/token vs the unigram baseline {metrics['unigram_heldout_loss']:.3f} on the same "
+                 f"{metrics['heldout_tokens_evaluated']} held-out tokens; trained in {metrics['train_wall_s']:.0f} s")
+    return lines
 
 
 def _md_cell(text: str) -> str:

@@ -23,6 +23,9 @@ from replication.metrics.antipodal import (
     moment_sums,
     norm_fraction_along,
     output_entropy,
+    PairwiseScores,
+    _symmetric_argmax,
+    _upper_triangle_tiles,
     pairwise_scores,
     pearson,
     projection,
@@ -117,6 +120,225 @@ def test_pairwise_score_errors_name_the_problem() -> None:
     nan[0, 0] = float("nan")
     with pytest.raises(ValueError, match="non-finite"):
         pairwise_scores(nan, W_dec)
+
+
+# --------------------------------------------------------- pairwise score: the symmetric algorithm
+
+def _full_product_reference(W_enc: torch.Tensor, W_dec: torch.Tensor, chunk_size: int) -> PairwiseScores:
+    """The previous implementation, kept here only as a reference: row chunks of the full product (no
+    symmetry), clamped cosines, ``max`` over each whole row (first index on ties)."""
+    dtype = torch.float64 if torch.float64 in (W_enc.dtype, W_dec.dtype) else torch.float32
+    enc = W_enc.T.to(dtype) / W_enc.T.to(dtype).norm(dim=1, keepdim=True)
+    dec = W_dec.to(dtype) / W_dec.to(dtype).norm(dim=1, keepdim=True)
+    d_sae = len(dec)
+    scores, partners, enc_cos, dec_cos = [], [], [], []
+    for start in range(0, d_sae, chunk_size):
+        stop = min(start + chunk_size, d_sae)
+        ce = (enc[start:stop] @ enc.T).clamp(-1.0, 1.0)
+        cd = (dec[start:stop] @ dec.T).clamp(-1.0, 1.0)
+        prod = ce * cd
+        rows = torch.arange(stop - start)
+        prod[rows, rows + start] = -math.inf
+        best, arg = prod.max(dim=1)
+        scores.append(best)
+        partners.append(arg)
+        enc_cos.append(ce[rows, arg])
+        dec_cos.append(cd[rows, arg])
+    return PairwiseScores(torch.cat(scores), torch.cat(partners), torch.cat(enc_cos), torch.cat(dec_cos))
+
+
+def _dense_cosines(W_enc: torch.Tensor, W_dec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    e = W_enc.T.to(torch.float64) / W_enc.T.to(torch.float64).norm(dim=1, keepdim=True)
+    d = W_dec.to(torch.float64) / W_dec.to(torch.float64).norm(dim=1, keepdim=True)
+    return (e @ e.T).clamp(-1, 1), (d @ d.T).clamp(-1, 1)
+
+
+def _assert_partner_attains_the_maximum(got: PairwiseScores, W_enc: torch.Tensor, W_dec: torch.Tensor,
+                                        atol: float) -> None:
+    """The returned partner is a valid argmax (j != i, its float64 product equals the row maximum within
+    ``atol``) and the returned cosines are that partner's: robust to near-ties that rounding may order
+    either way, unlike a comparison of indices."""
+    ce, cd = _dense_cosines(W_enc, W_dec)
+    prod = ce * cd
+    prod.fill_diagonal_(-math.inf)
+    rows = torch.arange(len(prod))
+    assert bool((got.partner != rows).all())
+    torch.testing.assert_close(prod[rows, got.partner], prod.max(dim=1).values, rtol=0, atol=atol)
+    torch.testing.assert_close(got.enc_cos.to(torch.float64), ce[rows, got.partner], rtol=0, atol=atol)
+    torch.testing.assert_close(got.dec_cos.to(torch.float64), cd[rows, got.partner], rtol=0, atol=atol)
+    torch.testing.assert_close(got.score, got.enc_cos * got.dec_cos, rtol=0, atol=0)
+
+
+def _sign_weights(seed: int, d_in: int, d_sae: int, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Entries +-1 with d_in in {4, 16}: unit vectors have entries +-1/2 or +-1/4, so every cosine (a
+    multiple of 1/4 or 1/8) and every product is exact in float64, float32 and bfloat16, whatever the
+    summation order: exact ties everywhere (and exact antipodes and duplicates, d_in = 4 having only 16
+    sign patterns), a strict test of the tie rule. A few latents are rescaled by powers of two (exact)."""
+    g = torch.Generator().manual_seed(seed)
+    W_enc = torch.randint(0, 2, (d_in, d_sae), generator=g).to(dtype) * 2 - 1
+    W_dec = torch.randint(0, 2, (d_sae, d_in), generator=g).to(dtype) * 2 - 1
+    W_enc[:, ::3] *= 4.0
+    W_dec[::5] *= 0.5
+    return W_enc, W_dec
+
+
+# tile sizes for d_sae = 61 (prime): 1, sizes that do not divide it, 61 itself and one above it; below 4
+# the diagonal sub-tiles are 1 wide, 8 and 16 make 2- and 4-wide ones
+_BLOCKS = [1, 3, 4, 7, 8, 16, 37, 61, 100]
+
+
+@given(st.integers(0, 10_000), st.integers(2, 12), st.integers(2, 70), st.integers(1, 80))
+def test_symmetric_pairwise_score_equals_the_full_product_reference(seed: int, d_in: int, d_sae: int,
+                                                                    chunk: int) -> None:
+    W_enc, W_dec = _weights(seed, d_in, d_sae)
+    got = pairwise_scores(W_enc, W_dec, chunk_size=chunk)
+    ref = _full_product_reference(W_enc, W_dec, chunk_size=7)
+    torch.testing.assert_close(got.score, ref.score, rtol=0, atol=1e-12)  # float64: one rounding apart
+    _assert_partner_attains_the_maximum(got, W_enc, W_dec, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", _BLOCKS)
+@pytest.mark.parametrize("d_in", [4, 16])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_symmetric_ties_go_to_the_smallest_index_like_the_full_product(chunk: int, d_in: int,
+                                                                        dtype: torch.dtype) -> None:
+    for seed in range(3):
+        W_enc, W_dec = _sign_weights(seed, d_in, 61, dtype)
+        ref = _full_product_reference(W_enc, W_dec, chunk_size=61)
+        ce, cd = _dense_cosines(W_enc, W_dec)
+        prod = ce * cd
+        prod.fill_diagonal_(-math.inf)
+        n_ties = int((prod == prod.max(dim=1, keepdim=True).values).sum(1).gt(1).sum())
+        assert n_ties > 10  # the construction does make ties (most rows tie)
+        for precision in (None, torch.bfloat16):  # exact inputs: bfloat16 makes the same choices
+            got = pairwise_scores(W_enc, W_dec, chunk_size=chunk, dtype=precision)
+            assert torch.equal(got.partner, ref.partner)
+            torch.testing.assert_close(got.score, ref.score, rtol=0, atol=0)
+            torch.testing.assert_close(got.enc_cos, ref.enc_cos, rtol=0, atol=0)
+            torch.testing.assert_close(got.dec_cos, ref.dec_cos, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("chunk", _BLOCKS)
+def test_exact_antipodes_across_blocks(chunk: int) -> None:
+    # latent 3 has two exact antipodes (scaled by powers of two, so their unit vectors are bit-identical)
+    # far apart (in other blocks for most chunk sizes); latent 57 has one at index 0
+    W_enc, W_dec = _weights(11, 8, 61)
+    for j, a in ((40, 2.0), (58, 0.25)):
+        W_enc[:, j] = -a * W_enc[:, 3]
+        W_dec[j] = -0.5 * W_dec[3]
+    W_enc[:, 0], W_dec[0] = -3.0 * W_enc[:, 57], -7.0 * W_dec[57]
+    got = pairwise_scores(W_enc, W_dec, chunk_size=chunk)
+    one = torch.ones(1, dtype=torch.float64)
+    for i, partners in ((3, (40, 58)), (40, (3, 58)), (58, (3, 40)), (57, (0,)), (0, (57,))):
+        torch.testing.assert_close(got.score[i:i + 1], one, rtol=0, atol=1e-12)
+        assert int(got.partner[i]) in partners
+    _assert_partner_attains_the_maximum(got, W_enc, W_dec, atol=1e-12)
+
+
+@given(st.integers(1, 70), st.integers(1, 80))
+def test_upper_triangle_tiles_cover_every_pair_once(n: int, block: int) -> None:
+    # each unordered pair {i, j} (and each i with itself, masked later) lies in exactly one tile
+    covered = torch.zeros(n, n, dtype=torch.int64)
+    for i0, i1, j0, j1 in _upper_triangle_tiles(n, block):
+        assert 0 <= i0 < i1 <= n and 0 <= j0 < j1 <= n
+        if i0 == j0:  # a diagonal tile: square, both triangles computed, its pairs counted once
+            assert i1 == j1
+            covered[i0:i1, i0:i1] += torch.ones(i1 - i0, i1 - i0, dtype=torch.int64).triu()
+        else:  # strictly above the diagonal
+            assert i1 <= j0
+            covered[i0:i1, j0:j1] += 1
+    assert torch.equal(covered, torch.ones(n, n, dtype=torch.int64).triu())
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 13, 64])
+def test_dense_fold_equals_sparse_fold(chunk: int) -> None:
+    # the GPU path (max with indices everywhere) must choose what the CPU path (amax, argmax where needed) does
+    for make in (_sign_weights, _weights):
+        W_enc, W_dec = make(5, 4, 61)
+        enc = W_enc.T / W_enc.T.norm(dim=1, keepdim=True)
+        dec = W_dec / W_dec.norm(dim=1, keepdim=True)
+        sparse = _symmetric_argmax(enc.contiguous(), dec.contiguous(), chunk, sparse_argmax=True)
+        dense = _symmetric_argmax(enc.contiguous(), dec.contiguous(), chunk, sparse_argmax=False)
+        assert torch.equal(sparse, dense)
+
+
+def test_float32_pairwise_score_is_float64_to_rounding() -> None:
+    # measured: max |s32 - s64| 3.8e-7 over seeds 0-4 at (512, 64), (2048, 128), (2048, 768), (1024, 2304);
+    # 1e-6 is ~17 float32 unit roundoffs (6e-8), a product of two cosines each a d_in-term dot product
+    for seed in range(3):
+        W_enc, W_dec = _weights(seed, 64, 300, dtype=torch.float32)
+        got = pairwise_scores(W_enc, W_dec, chunk_size=64)
+        ref = pairwise_scores(W_enc.double(), W_dec.double(), chunk_size=64)
+        torch.testing.assert_close(got.score.double(), ref.score, rtol=0, atol=1e-6)
+
+
+def _clustered_weights(seed: int, d_in: int, d_sae: int, sigma: float,
+                       m: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random float32 latents where every anchor has ``m`` noisy near-antipodes (relative noise ``sigma``):
+    scores near 1 that compete within bfloat16's rounding, the hard case for a reduced-precision argmax."""
+    g = torch.Generator().manual_seed(seed)
+    W_enc, W_dec = torch.randn(d_in, d_sae, generator=g), torch.randn(d_sae, d_in, generator=g)
+    for base in range(0, d_sae - m, 2 * m):
+        for r in range(1, m + 1):
+            W_enc[:, base + r] = (-(1 + r % 3) * W_enc[:, base]
+                                  + sigma * W_enc[:, base].norm() / d_in**0.5 * torch.randn(d_in, generator=g))
+            W_dec[base + r] = (-(1 + r % 2) * W_dec[base]
+                               + sigma * W_dec[base].norm() / d_in**0.5 * torch.randn(d_in, generator=g))
+    return W_enc, W_dec
+
+
+# bfloat16 only selects the partner; the reported values are float32 for that partner, so the shortfall
+# s_f32 - s_bf16 is >= 0 up to float32 rounding and is nonzero only where bfloat16 resolved a near-tie the
+# wrong way. Bound 2^-7 = 7.8e-3: measured max 3.8e-3 over seeds 0-7 x sigma {0.02, 0.05, 0.1, 0.3} on
+# (512, 64) clustered weights (1.3e-4 at d_in = 768; 8.5e-4 on random weights with planted pairs), i.e. a
+# 2x margin; 2^-7 is also the scale the rounding model gives: a bfloat16 GEMM output near |cos| = 1 is
+# rounded by up to half an ulp, 2^-9, so a product by ~2^-8 and a wrong choice between two products by
+# ~2^-7 (the rigorous worst case, counting input rounding and the bfloat16 product, is 14 * 2^-8 = 0.055).
+_BF16_SHORTFALL = 2.0**-7
+_F32_ROUNDING = 1e-6  # see test_float32_pairwise_score_is_float64_to_rounding
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.3])
+def test_bfloat16_pairwise_score_error_against_float32(sigma: float) -> None:
+    worst = 0.0
+    for seed in range(3):
+        W_enc, W_dec = _clustered_weights(seed, 64, 512, sigma)
+        exact = pairwise_scores(W_enc, W_dec, chunk_size=128)
+        fast = pairwise_scores(W_enc, W_dec, chunk_size=128, dtype=torch.bfloat16)
+        shortfall = exact.score - fast.score
+        assert float(shortfall.min()) >= -_F32_ROUNDING
+        assert float(shortfall.max()) <= _BF16_SHORTFALL
+        worst = max(worst, float(shortfall.max()))
+        assert fast.score.dtype == torch.float32
+        _assert_partner_attains_the_maximum(fast, W_enc, W_dec, atol=_BF16_SHORTFALL)  # also checks cosines
+    assert worst > 0  # the construction does make bfloat16 choose differently (else the bound is untested)
+
+
+def test_reduced_precision_options_are_validated() -> None:
+    W_enc, W_dec = _weights(0, 4, 6, dtype=torch.float32)
+    with pytest.raises(ValueError, match="dtype must be"):
+        pairwise_scores(W_enc, W_dec, dtype=torch.int32)
+    with pytest.raises(ValueError, match="allow_tf32 applies to float32 CUDA"):
+        pairwise_scores(W_enc, W_dec, allow_tf32=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_pairwise_score_matches_cpu_float64() -> None:
+    # float32 on CUDA: same rounding bound as on CPU; bf16 and TF32 (TF32 rounds inputs to 2^-11, finer than
+    # bfloat16's 2^-8): the CPU-measured bfloat16 bound, not re-measured on a GPU here
+    W_enc, W_dec = _clustered_weights(0, 64, 2000, 0.05)
+    ref = pairwise_scores(W_enc.double(), W_dec.double(), chunk_size=512)
+    cuda = W_enc.cuda(), W_dec.cuda()
+    tf32_before = torch.backends.cuda.matmul.allow_tf32
+    f32 = pairwise_scores(*cuda, chunk_size=512)
+    assert f32.score.device.type == "cuda"
+    torch.testing.assert_close(f32.score.cpu().double(), ref.score, rtol=0, atol=_F32_ROUNDING)
+    for options in ({"dtype": torch.bfloat16}, {"allow_tf32": True}):
+        fast = pairwise_scores(*cuda, chunk_size=512, **options)
+        shortfall = ref.score - fast.score.cpu().double()
+        assert -_F32_ROUNDING <= float(shortfall.min()) and float(shortfall.max()) <= _BF16_SHORTFALL
+    assert torch.backends.cuda.matmul.allow_tf32 == tf32_before  # the global flag is restored
 
 
 # ----------------------------------------------------------------------------- PCs and composition
