@@ -236,6 +236,7 @@ def pairwise_scores(W_enc: Float[Tensor, "d_in d_sae"], W_dec: Float[Tensor, "d_
     was resolved the wrong way; ``tests/unit/test_antipodal_metrics.py`` bounds it by 2^-7 (measured max
     3.8e-3 on clustered near-antipodes, see there). Memory: one extra copy of the unit rows in ``dtype``.
     """
+    W_enc, W_dec = W_enc.detach(), W_dec.detach()  # a measurement, not a training loss: no autograd
     _check_sae_weights(W_enc, W_dec)
     d_sae = W_dec.shape[0]
     if d_sae < 2:

@@ -479,3 +479,13 @@ def test_depth_trend_of_a_rising_profile() -> None:
     assert trend.spearman.statistic == pytest.approx(0.9, abs=1e-12)  # one swapped pair of 5: 1 - 6*2/120
     falling = depth_trend(torch.tensor([0.3, 0.2, 0.1], dtype=torch.float64))
     assert falling.final_minus_max_earlier == pytest.approx(-0.2, abs=1e-9)
+
+
+def test_pairwise_scores_accept_parameters_that_require_grad() -> None:
+    """SAE weights are nn.Parameters: the metric must read them without an autograd error."""
+    W_enc = torch.nn.Parameter(torch.randn(8, 12, generator=torch.Generator().manual_seed(0)))
+    W_dec = torch.nn.Parameter(torch.randn(12, 8, generator=torch.Generator().manual_seed(1)))
+    got = pairwise_scores(W_enc, W_dec, chunk_size=5)
+    ref = pairwise_scores(W_enc.detach(), W_dec.detach(), chunk_size=5)
+    torch.testing.assert_close(got.score, ref.score, rtol=0, atol=0)
+    assert not got.score.requires_grad
