@@ -32,6 +32,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from toy_models.sparse import unit_directions
+
 
 @dataclass(frozen=True)
 class AntipodalToy:
@@ -67,12 +69,7 @@ class AntipodalToy:
     @cached_property
     def directions(self) -> Float[Tensor, "n_features d_in"]:
         """Unit sparse-feature directions in the orthogonal complement of ``u``."""
-        from sae_lens.synthetic import FeatureDictionary
-
-        with torch.random.fork_rng():  # the orthogonaliser may draw from the global generator
-            torch.manual_seed(self.seed)
-            fd = FeatureDictionary(self.n_features, self.d_in, seed=self.seed)
-        d = fd.feature_vectors.detach().to(torch.float64)
+        d = unit_directions(self.n_features, self.d_in, self.seed).to(torch.float64)
         u = self.u.to(torch.float64)
         d = d - (d @ u)[:, None] * u[None, :]
         return (d / d.norm(dim=1, keepdim=True)).to(torch.float32)

@@ -20,6 +20,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from toy_models.sparse import unit_directions
+
 
 @dataclass(frozen=True)
 class PowerLawFeatureToy:
@@ -51,12 +53,7 @@ class PowerLawFeatureToy:
     @cached_property
     def directions(self) -> Float[Tensor, "n_features d_in"]:
         """Unit feature directions, from sae-lens's ``FeatureDictionary``."""
-        from sae_lens.synthetic import FeatureDictionary
-
-        with torch.random.fork_rng():  # the orthogonaliser may draw from the global generator
-            torch.manual_seed(self.seed)
-            fd = FeatureDictionary(self.n_features, self.d_in, seed=self.seed)
-        return fd.feature_vectors.detach().clone()
+        return unit_directions(self.n_features, self.d_in, self.seed)
 
     def sample_features(self, n: int, generator: torch.Generator) -> Float[Tensor, "n n_features"]:
         fires = torch.rand(n, self.n_features, generator=generator) < self.firing_probs

@@ -22,6 +22,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from toy_models.sparse import unit_directions
+
 
 @dataclass(frozen=True)
 class BipolarFeatureToy:
@@ -59,12 +61,7 @@ class BipolarFeatureToy:
     @cached_property
     def directions(self) -> Float[Tensor, "n_directions d_in"]:
         """Unit directions: the first ``n_bipolar`` rows are the bipolar ones."""
-        from sae_lens.synthetic import FeatureDictionary
-
-        with torch.random.fork_rng():  # the orthogonaliser may draw from the global generator
-            torch.manual_seed(self.seed)
-            fd = FeatureDictionary(self.n_directions, self.d_in, seed=self.seed)
-        return fd.feature_vectors.detach().clone()
+        return unit_directions(self.n_directions, self.d_in, self.seed)
 
     def sample_features(self, n: int, generator: torch.Generator) -> Float[Tensor, "n n_directions"]:
         """Signed true coefficients ``s_j a_j``: negative only on bipolar directions."""

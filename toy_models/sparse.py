@@ -18,6 +18,17 @@ from jaxtyping import Float
 from torch import Tensor
 
 
+def unit_directions(n: int, d_in: int, seed: int) -> Float[Tensor, "n d_in"]:
+    """``n`` unit directions from sae-lens's ``FeatureDictionary`` (its orthogonalising initialiser: as close
+    to orthogonal as ``n > d_in`` allows), deterministic in ``seed``; the global RNG is left as it was."""
+    from sae_lens.synthetic import FeatureDictionary
+
+    with torch.random.fork_rng():  # the orthogonaliser may draw from the global generator
+        torch.manual_seed(seed)
+        fd = FeatureDictionary(n, d_in, seed=seed)
+    return fd.feature_vectors.detach().clone()
+
+
 @dataclass(frozen=True)
 class SparseFeatureToy:
     d_in: int = 32
@@ -34,12 +45,7 @@ class SparseFeatureToy:
     @cached_property
     def directions(self) -> Float[Tensor, "n_features d_in"]:
         """Unit feature directions, from sae-lens's ``FeatureDictionary``."""
-        from sae_lens.synthetic import FeatureDictionary
-
-        with torch.random.fork_rng():  # the orthogonaliser may draw from the global generator
-            torch.manual_seed(self.seed)
-            fd = FeatureDictionary(self.n_features, self.d_in, seed=self.seed)
-        return fd.feature_vectors.detach().clone()
+        return unit_directions(self.n_features, self.d_in, self.seed)
 
     def sample_features(self, n: int, generator: torch.Generator) -> Float[Tensor, "n n_features"]:
         """True feature activations: Bernoulli(firing_prob) times a clamped-normal magnitude."""
