@@ -9,8 +9,9 @@ L0 is the mean number of latents active with either sign per token; "dead" means
 on the 16,384 held-out tokens; sweeps are compared at matched L0 by interpolating R² in log L0 over the two
 sweeps' L0 overlap (replication.metrics.compare_sweeps, its ends and every measured L0 inside it).
 
-Tiers: the catalog's ``half_width_dominates`` counts cells ("on >= 3 cells") on the real tier; on the toy each
-target is one cell and is judged per cell (per seed, every seed must hold).
+Tiers: the catalog's ``half_width_dominates`` counts cells ("on >= 3 cells") on the real tier; on the toy and
+the tinylm tier each target is one cell and is judged per cell (per seed, every seed must hold). The tinylm
+cells are the tiny LM's middle layer's resid-mid, MLP-out and attn-out (replication/analyses/tinylm_sagsae.py).
 """
 
 from replication.claims import Claim, conditions, register, tiers
@@ -21,7 +22,8 @@ _ALL = tiers("toy", "tinylm", "real")
 _GAP = ("gap(L0) = R²(SA-GSAE at H) - R²(Gated at 2H), both interpolated piecewise-linearly in log L0, "
         "evaluated at the ends of the sweeps' L0 overlap and at every measured L0 inside it; min over "
         "those L0s. Toy: SA-GSAE(64) swept over lambda in {0.03, 0.1, 0.3, 1}, sae-lens gated(128) over "
-        "lambda in {0.3, 0.6, 1, 2}; points with L0 = 0 are dropped.")
+        "lambda in {0.3, 0.6, 1, 2}; tinylm: SA-GSAE(256) over lambda in {0.3, 1, 3}, gated(512) over lambda in "
+        "{1, 3, 10}; points with L0 = 0 are dropped.")
 
 register(
     Claim(
@@ -32,7 +34,7 @@ register(
         conditions=conditions(("r2_gap_min_over_l0_overlap", ">=", 0.0)),
         tiers=_ALL,
         rationale="catalog: R² >= baseline at every L0 of the overlap, no margin added; per cell on the "
-                  "toy (one cell per target), the real tier counts cells (>= 3 of 6).",
+                  "toy and tinylm tiers (one cell per target), the real tier counts cells (>= 3 of 6).",
         definition=_GAP,
     ),
     Claim(
@@ -54,7 +56,8 @@ register(
         rationale="catalog: sweep-geomean reduction >= 2x, the low end of the paper's range.",
         definition="geomean_j max(dead_Gated_j, eps) / geomean_j max(dead_SAGSAE_j, eps) over each sweep's "
                    "points (replication.metrics.sagsae.geomean_ratio); a zero dead fraction enters as "
-                   "eps = 1 / (2 * 128), half a latent of the wider SAE, for both sweeps (so two sweeps "
+                   "eps = 1 / (2 * 2H), half a latent of the wider SAE (toy 1/256, tinylm 1/1024), for both "
+                   "sweeps (so two sweeps "
                    "without dead latents give 1, not a division by zero).",
     ),
     Claim(
@@ -65,7 +68,7 @@ register(
         tiers=tiers("toy", "tinylm"),
         rationale="catalog: ablated dead fraction >= 0.5 and worse R² (strictly).",
         definition="SA-GSAE(H) trained without the auxiliary gate-path reconstruction, at the same lambda "
-                   "(toy: 1) and budget as the full SA-GSAE; compared at matched lambda, not L0 (a "
+                   "(toy and tinylm: 1) and budget as the full SA-GSAE; compared at matched lambda, not L0 (a "
                    "collapsed SAE has no L0 to match).",
     ),
     Claim(
@@ -76,8 +79,11 @@ register(
         tiers=tiers("toy", "tinylm"),
         rationale="catalog: the one-sided ablation has worse R² at matched L0 - at every L0 of the overlap "
                   "(max of the gap < 0), no margin.",
-        definition="R²(one-sided SA-GSAE) - R²(two-sided SA-GSAE), both at H and swept over the same lambdas, "
-                   "compared over the L0 overlap as for half_width_dominates; max over the overlap.",
+        definition="R²(one-sided SA-GSAE) - R²(two-sided SA-GSAE), both at H, compared over the L0 overlap "
+                   "as for half_width_dominates; max over the overlap. Toy: both swept over the same lambdas; "
+                   "tinylm: two-sided over {0.1, 0.3, 1, 3}, one-sided over {1, 3, 10} (at a given lambda its "
+                   "L0 is higher: over {0.3, 1, 3} on resid-mid, seed 0, it spanned L0 65-123, no overlap with "
+                   "the two-sided 33-58).",
     ),
     Claim(
         id="sagsae.tied_radii_equivalent", paper=PAPER, source="ablations",
@@ -86,8 +92,8 @@ register(
         conditions=conditions(("abs_r2_tied_minus_untied", "<=", 0.005)),
         tiers=tiers("toy", "tinylm"),
         rationale="catalog: |ΔR²| <= 0.005.",
-        definition="|R²(tied radii) - R²(untied r+, r-)| of SA-GSAE(H) at the same lambda (toy: 1) and "
-                   "budget.",
+        definition="|R²(tied radii) - R²(untied r+, r-)| of SA-GSAE(H) at the same lambda (toy and tinylm: "
+                   "1) and budget.",
     ),
     Claim(
         id="sagsae.bipolar_share", paper=PAPER, source="results",
@@ -99,7 +105,7 @@ register(
         definition="share of live latents whose minority sign accounts for >= 10% of their firings "
                    "(min(c+, c-) / (c+ + c-) >= 0.1) on held-out tokens (replication.metrics.sagsae."
                    "bipolar_share), of SA-GSAE(H) at the operating lambda (toy: 1, the sweep point whose "
-                   "L0 is nearest the toy's true 3.2).",
+                   "L0 is nearest the toy's true 3.2; tinylm: 1, the middle of its sweep).",
     ),
     Claim(
         id="sagsae.parameter_accounting", paper=PAPER, source="method",

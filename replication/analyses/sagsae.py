@@ -1,5 +1,12 @@
-"""Toy-tier measurement of the ``sagsae.*`` claims: SA-GSAE at width H against sae-lens's Gated SAE at 2H.
+"""Measurement of the ``sagsae.*`` claims: SA-GSAE at width H against sae-lens's Gated SAE at 2H.
 
+The core is data-agnostic: :func:`run_sweeps` / :func:`run_ablations` train every SAE of a tier's
+:class:`SweepSettings` on a ``ToyData`` (synthetic generator or cached LM activations) and evaluate it on
+an evaluation batch; :func:`sweep_metrics` / :func:`ablation_metrics` turn the result into the claims'
+scalars. The toy tier (below) and the tinylm tier (:mod:`replication.analyses.tinylm_sagsae`) call the same
+functions with their own data, evaluation tokens and settings.
+
+Toy tier.
 Data (:class:`toy_models.sagsae.BipolarFeatureToy`, d_in 32, every direction firing with p = 0.05):
 
 - ``toy-sagsae-bipolar``: 32 directions carrying an anticorrelated pair each (either sign, never both) and
@@ -20,7 +27,10 @@ Evaluation: 16,384 held-out tokens from a generator independent of training.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from jaxtyping import Float
@@ -39,18 +49,244 @@ from replication.metrics.sagsae import (
 )
 from replication.saes.sagsae import SAGSAE
 from replication.targets import ANALYSES, Analysis, Target
-from replication.training import ToySAESpec, train_toy_sae
+from replication.training import ToyData, ToySAESpec, train_toy_sae
 from replication.verdict import Status
 from toy_models.sagsae import BipolarFeatureToy
 
-D_IN = 32
-H = 64
-SAGSAE_LAMBDAS = (0.03, 0.1, 0.3, 1.0)
-GATED_LAMBDAS = (0.3, 0.6, 1.0, 2.0)
-OPERATING_LAMBDA = 1.0
-N_EVAL = 16_384
+# ------------------------------------------------------------------------------ the data-agnostic core
+# Every tier calls these with its own data (a ``ToyData``: toy generator or cached LM activations), its own
+# evaluation batch and its own :class:`SweepSettings`; nothing below knows which tier it serves.
+
 MIN_MINORITY_SHARE = 0.1
-_TRAIN = dict(training_samples=256 * 750, batch_size=256, lr=1e-3)
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What a tier's sweeps and ablations depend on besides the data: widths, lambdas, training budget."""
+
+    h: int
+    """Width of the SA-GSAE; the Gated baseline has ``2 h``."""
+    sagsae_lambdas: tuple[float, ...]
+    """SA-GSAE sparsity coefficients (its two-sided gate's L0 penalty); also the one-sided ablation's by default."""
+    gated_lambdas: tuple[float, ...]
+    """sae-lens ``gated`` L1 coefficients."""
+    operating_lambda: float
+    """The SA-GSAE sweep point of the no-aux and untied ablations and of the bipolar share."""
+    train: tuple[tuple[str, Any], ...]
+    """Keyword arguments of :meth:`ToySAESpec.make` shared by every SAE of the tier (budget, lr, and e.g.
+    sae-lens's ``normalize_activations``)."""
+    one_sided_lambdas: tuple[float, ...] | None = None
+    """Lambdas of the one-sided ablation's sweep (``None``: the SA-GSAE sweep's); compared with the
+    two-sided sweep over their L0 overlap, so they need only make the two L0 ranges overlap."""
+    budget: Callable[[ToySAESpec], ToySAESpec] | None = None
+    """Applied to every spec before training (the tinylm tier's profile budget,
+    :func:`replication.tinylm.sae_budget`); ``None``: the spec as made."""
+
+    def __post_init__(self) -> None:
+        if self.operating_lambda not in self.sagsae_lambdas:
+            raise ValueError(f"operating_lambda {self.operating_lambda} is not a point of the SA-GSAE sweep "
+                             f"{self.sagsae_lambdas}")
+        if min(len(self.sagsae_lambdas), len(self.gated_lambdas), len(self.one_sided_sweep)) < 2:
+            raise ValueError("each sweep needs at least two lambdas (a matched-L0 comparison interpolates)")
+
+    @property
+    def one_sided_sweep(self) -> tuple[float, ...]:
+        return self.sagsae_lambdas if self.one_sided_lambdas is None else self.one_sided_lambdas
+
+    def _budgeted(self, spec: ToySAESpec) -> ToySAESpec:
+        return spec if self.budget is None else self.budget(spec)
+
+    def sagsae_spec(self, lam: float, **options: object) -> ToySAESpec:
+        """SA-GSAE(H) at ``lam`` (``options``: the ablations' ``use_aux_loss``, ``tied_radii``, ``two_sided``)."""
+        return self._budgeted(ToySAESpec.make(SAGSAE, self.h, sparsity_coefficient=lam, **options,
+                                              **dict(self.train)))
+
+    def gated_spec(self, lam: float) -> ToySAESpec:
+        """sae-lens Gated(2H) at L1 coefficient ``lam``."""
+        return self._budgeted(ToySAESpec.make("gated", 2 * self.h, l1_coefficient=lam, **dict(self.train)))
+
+
+class SweepPoint(NamedTuple):
+    """One trained SAE evaluated on the held-out tokens."""
+
+    coefficient: float
+    """Its sparsity coefficient lambda."""
+    d_sae: int
+    l0: float
+    """Mean L0 (active latents per token, either sign)."""
+    r2: float
+    """Explained variance ``1 - FVU_pooled`` (replication.metrics.explained_variance)."""
+    dead_fraction: float
+    """Fraction of latents never active (either sign) on the evaluated tokens."""
+    bipolar_share: float
+    """Fraction of live latents whose minority sign is >= 0.1 of their firings (NaN if none is live)."""
+    n_parameters: int
+    """``sum(p.numel())`` of the trained SAE."""
+    density: Float[Tensor, " d_sae"]
+    """Per-latent firing frequency."""
+    minority_share: Float[Tensor, " d_sae"]
+    """Per-latent ``min(c+, c-) / (c+ + c-)`` (NaN for dead latents)."""
+
+
+def evaluate(spec: ToySAESpec, data: ToyData, seed: int, x: Tensor) -> SweepPoint:
+    """Train (or load) ``spec`` on ``data`` with ``seed`` and evaluate it on the tokens ``x``."""
+    sae = train_toy_sae(spec, data, seed).sae
+    check_sae_input(sae, x)
+    check_finite_weights(sae)
+    with torch.no_grad():
+        f = sae.encode(x)
+        x_hat = sae.decode(f)
+    counts = sign_fire_counts(f)
+    density = activation_density(f)
+    live = bool((density > 0).any())
+    opts = dict(spec.options)
+    return SweepPoint(
+        coefficient=float(opts.get("sparsity_coefficient", opts.get("l1_coefficient"))),
+        d_sae=spec.d_sae,
+        l0=float(mean_l0(f)),
+        r2=float(explained_variance(x, x_hat)),
+        dead_fraction=float(dead_fraction(density)),
+        bipolar_share=float(bipolar_share(counts, MIN_MINORITY_SHARE)) if live else float("nan"),
+        n_parameters=sum(p.numel() for p in sae.parameters()),
+        density=density,
+        minority_share=minority_sign_share(counts),
+    )
+
+
+def _compare(a: tuple[SweepPoint, ...], b: tuple[SweepPoint, ...], allow_disjoint: bool = False) -> ParetoComparison:
+    """``compare_sweeps`` of R² vs L0; a fully collapsed point (L0 = 0) has no log L0 and is dropped.
+
+    Sweeps whose L0 ranges do not overlap have no matched-L0 comparison: ``compare_sweeps`` raises. Only with
+    ``allow_disjoint`` (the tinylm tier's smoke profile, whose SAEs train a few dozen steps: plumbing, not
+    science) the gap is then taken between the two sweeps' nearest points instead.
+    """
+    a_live = [p for p in a if p.l0 > 0]
+    b_live = [p for p in b if p.l0 > 0]
+    if allow_disjoint and a_live and b_live and _disjoint(a_live, b_live):
+        pa, pb = min(((p, q) for p in a_live for q in b_live), key=lambda pq: abs(math.log(pq[0].l0 / pq[1].l0)))
+        gap = torch.tensor([pa.r2 - pb.r2], dtype=torch.float64)
+        return ParetoComparison(torch.tensor([pa.l0, pb.l0], dtype=torch.float64), gap, gap[0], gap[0])
+    return compare_sweeps(torch.tensor([p.l0 for p in a_live]), torch.tensor([p.r2 for p in a_live]),
+                          torch.tensor([p.l0 for p in b_live]), torch.tensor([p.r2 for p in b_live]))
+
+
+def _disjoint(a: list[SweepPoint] | tuple[SweepPoint, ...], b: list[SweepPoint] | tuple[SweepPoint, ...]) -> bool:
+    """Whether the live points' L0 ranges of two sweeps fail to overlap (no matched-L0 comparison exists)."""
+    la, lb = [p.l0 for p in a if p.l0 > 0], [p.l0 for p in b if p.l0 > 0]
+    return not la or not lb or max(min(la), min(lb)) >= min(max(la), max(lb))
+
+
+class Sweeps(NamedTuple):
+    sagsae: tuple[SweepPoint, ...]
+    """SA-GSAE(H) at each lambda of ``SweepSettings.sagsae_lambdas``."""
+    gated: tuple[SweepPoint, ...]
+    """sae-lens Gated(2H) at each lambda of ``SweepSettings.gated_lambdas``."""
+    pareto: ParetoComparison
+    """R²(SA-GSAE) - R²(Gated) over the L0 overlap."""
+
+
+def run_sweeps(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, allow_disjoint: bool = False) -> Sweeps:
+    """Both sweeps on ``data`` (training seed ``seed``), evaluated on ``x``, with every per-latent array.
+
+    ``allow_disjoint``: see :func:`_compare` (plumbing runs only)."""
+    sag = tuple(evaluate(settings.sagsae_spec(lam), data, seed, x) for lam in settings.sagsae_lambdas)
+    gat = tuple(evaluate(settings.gated_spec(lam), data, seed, x) for lam in settings.gated_lambdas)
+    return Sweeps(sag, gat, _compare(sag, gat, allow_disjoint))
+
+
+class Ablations(NamedTuple):
+    full: SweepPoint
+    """SA-GSAE at the operating lambda (tied radii, auxiliary loss, two-sided gate)."""
+    no_aux: SweepPoint
+    untied: SweepPoint
+    one_sided: tuple[SweepPoint, ...]
+    """One-sided gate at each lambda of ``SweepSettings.one_sided_sweep``."""
+    one_sided_vs_two_sided: ParetoComparison
+    """R²(one-sided) - R²(two-sided) over the L0 overlap."""
+    two_sided: tuple[SweepPoint, ...] = ()
+    """The two-sided sweep the one-sided one is compared with (the SA-GSAE sweep)."""
+
+
+def run_ablations(settings: SweepSettings, data: ToyData, seed: int, x: Tensor,
+                  allow_disjoint: bool = False) -> Ablations:
+    """The paper's ablations of SA-GSAE(H) on ``data``: no auxiliary loss and untied radii at the operating
+    lambda, and the one-sided gate over its own sweep (compared with the two-sided sweep at matched L0)."""
+    lam = settings.operating_lambda
+    full = evaluate(settings.sagsae_spec(lam), data, seed, x)
+    no_aux = evaluate(settings.sagsae_spec(lam, use_aux_loss=False), data, seed, x)
+    untied = evaluate(settings.sagsae_spec(lam, tied_radii=False), data, seed, x)
+    two = tuple(evaluate(settings.sagsae_spec(v), data, seed, x) for v in settings.sagsae_lambdas)
+    one = tuple(evaluate(settings.sagsae_spec(v, two_sided=False), data, seed, x) for v in settings.one_sided_sweep)
+    return Ablations(full, no_aux, untied, one, _compare(one, two, allow_disjoint), two)
+
+
+def _point_metrics(prefix: str, p: SweepPoint) -> dict[str, float]:
+    return {f"{prefix}_l0": p.l0, f"{prefix}_r2": p.r2, f"{prefix}_dead_fraction": p.dead_fraction,
+            f"{prefix}_bipolar_share": p.bipolar_share}
+
+
+def sweep_metrics(settings: SweepSettings, s: Sweeps) -> dict[str, float]:
+    """The claims' scalars of both sweeps, and every sweep point's ``{sagsae,gated}_lam<λ>_{l0,r2,...}``."""
+    out: dict[str, float] = {}
+    for p in s.sagsae:
+        out.update(_point_metrics(f"sagsae_lam{p.coefficient:g}", p))
+    for p in s.gated:
+        out.update(_point_metrics(f"gated_lam{p.coefficient:g}", p))
+    out["r2_gap_min_over_l0_overlap"] = float(s.pareto.min_gap)
+    out["r2_gap_max_over_l0_overlap"] = float(s.pareto.max_gap)
+    out["l0_overlap_low"] = float(s.pareto.l0[0])
+    out["l0_overlap_high"] = float(s.pareto.l0[-1])
+    out["l0_ranges_disjoint"] = float(_disjoint(s.sagsae, s.gated))
+    dead_s = torch.tensor([p.dead_fraction for p in s.sagsae])
+    dead_g = torch.tensor([p.dead_fraction for p in s.gated])
+    eps = dead_fraction_floor(settings.h, 2 * settings.h)
+    out["dead_fraction_geomean_ratio_gated_over_sagsae"] = float(geomean_ratio(dead_g, dead_s, eps))
+    out["dead_fraction_mean_gated_minus_sagsae"] = float(dead_g.mean() - dead_s.mean())
+    op = next(p for p in s.sagsae if p.coefficient == settings.operating_lambda)
+    out["bipolar_share"] = op.bipolar_share
+    out["sagsae_h_parameters"] = float(s.sagsae[0].n_parameters)
+    out["gated_2h_parameters"] = float(s.gated[0].n_parameters)
+    out["sagsae_h_minus_gated_2h_parameters"] = float(s.sagsae[0].n_parameters - s.gated[0].n_parameters)
+    return out
+
+
+def ablation_metrics(a: Ablations) -> dict[str, float]:
+    """The ablation claims' scalars, and each ablated SAE's L0 / R² / dead fraction."""
+    out: dict[str, float] = {}
+    for name, p in (("full", a.full), ("no_aux", a.no_aux), ("untied", a.untied)):
+        out.update({f"{name}_l0": p.l0, f"{name}_r2": p.r2, f"{name}_dead_fraction": p.dead_fraction})
+    for p in a.one_sided:
+        out.update({f"one_sided_lam{p.coefficient:g}_l0": p.l0, f"one_sided_lam{p.coefficient:g}_r2": p.r2})
+    out["no_aux_minus_full_r2"] = a.no_aux.r2 - a.full.r2
+    out["r2_tied_minus_untied"] = a.full.r2 - a.untied.r2
+    out["abs_r2_tied_minus_untied"] = abs(a.full.r2 - a.untied.r2)
+    out["one_sided_minus_two_sided_r2_max_over_l0_overlap"] = float(a.one_sided_vs_two_sided.max_gap)
+    out["one_sided_minus_two_sided_r2_min_over_l0_overlap"] = float(a.one_sided_vs_two_sided.min_gap)
+    if a.two_sided:
+        out["one_sided_l0_range_disjoint"] = float(_disjoint(a.one_sided, a.two_sided))
+    return out
+
+
+SWEEP_METRICS = frozenset({"r2_gap_min_over_l0_overlap", "dead_fraction_geomean_ratio_gated_over_sagsae",
+                           "bipolar_share", "sagsae_h_minus_gated_2h_parameters"})
+ABLATION_METRICS = frozenset({"no_aux_dead_fraction", "no_aux_minus_full_r2", "abs_r2_tied_minus_untied",
+                              "one_sided_minus_two_sided_r2_max_over_l0_overlap"})
+
+# ------------------------------------------------------------------------------------------- toy tier
+
+D_IN = 32
+TOY = SweepSettings(
+    h=64,
+    sagsae_lambdas=(0.03, 0.1, 0.3, 1.0),
+    gated_lambdas=(0.3, 0.6, 1.0, 2.0),
+    operating_lambda=1.0,
+    train=tuple(dict(training_samples=256 * 750, batch_size=256, lr=1e-3).items()),
+)
+H = TOY.h
+SAGSAE_LAMBDAS = TOY.sagsae_lambdas
+GATED_LAMBDAS = TOY.gated_lambdas
+OPERATING_LAMBDA = TOY.operating_lambda
+N_EVAL = 16_384
 
 TOY_BIPOLAR = Target(
     name="toy-sagsae-bipolar",
@@ -78,161 +314,37 @@ def toy_data(target: Target, seed: int) -> BipolarFeatureToy:
 
 
 def sagsae_spec(lam: float, **options: object) -> ToySAESpec:
-    return ToySAESpec.make(SAGSAE, H, sparsity_coefficient=lam, **options, **_TRAIN)
+    return TOY.sagsae_spec(lam, **options)
 
 
 def gated_spec(lam: float) -> ToySAESpec:
-    return ToySAESpec.make("gated", 2 * H, l1_coefficient=lam, **_TRAIN)
-
-
-class SweepPoint(NamedTuple):
-    """One trained SAE evaluated on the held-out tokens."""
-
-    coefficient: float
-    """Its sparsity coefficient lambda."""
-    d_sae: int
-    l0: float
-    """Mean L0 (active latents per token, either sign)."""
-    r2: float
-    """Explained variance ``1 - FVU_pooled`` (replication.metrics.explained_variance)."""
-    dead_fraction: float
-    """Fraction of latents never active (either sign) on the evaluated tokens."""
-    bipolar_share: float
-    """Fraction of live latents whose minority sign is >= 0.1 of their firings (NaN if none is live)."""
-    n_parameters: int
-    """``sum(p.numel())`` of the trained SAE."""
-    density: Float[Tensor, " d_sae"]
-    """Per-latent firing frequency."""
-    minority_share: Float[Tensor, " d_sae"]
-    """Per-latent ``min(c+, c-) / (c+ + c-)`` (NaN for dead latents)."""
-
-
-def evaluate(spec: ToySAESpec, data: BipolarFeatureToy, seed: int, x: Tensor) -> SweepPoint:
-    sae = train_toy_sae(spec, data, seed).sae
-    check_sae_input(sae, x)
-    check_finite_weights(sae)
-    with torch.no_grad():
-        f = sae.encode(x)
-        x_hat = sae.decode(f)
-    counts = sign_fire_counts(f)
-    density = activation_density(f)
-    live = bool((density > 0).any())
-    opts = dict(spec.options)
-    return SweepPoint(
-        coefficient=float(opts.get("sparsity_coefficient", opts.get("l1_coefficient"))),
-        d_sae=spec.d_sae,
-        l0=float(mean_l0(f)),
-        r2=float(explained_variance(x, x_hat)),
-        dead_fraction=float(dead_fraction(density)),
-        bipolar_share=float(bipolar_share(counts, MIN_MINORITY_SHARE)) if live else float("nan"),
-        n_parameters=sum(p.numel() for p in sae.parameters()),
-        density=density,
-        minority_share=minority_sign_share(counts),
-    )
+    return TOY.gated_spec(lam)
 
 
 def _eval_tokens(data: BipolarFeatureToy, seed: int) -> Tensor:
     return data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
 
 
-def _compare(a: tuple[SweepPoint, ...], b: tuple[SweepPoint, ...]) -> ParetoComparison:
-    """``compare_sweeps`` of R² vs L0; a fully collapsed point (L0 = 0) has no log L0 and is dropped."""
-    a_live = [p for p in a if p.l0 > 0]
-    b_live = [p for p in b if p.l0 > 0]
-    return compare_sweeps(torch.tensor([p.l0 for p in a_live]), torch.tensor([p.r2 for p in a_live]),
-                          torch.tensor([p.l0 for p in b_live]), torch.tensor([p.r2 for p in b_live]))
-
-
-class Sweeps(NamedTuple):
-    sagsae: tuple[SweepPoint, ...]
-    """SA-GSAE(H) at each lambda of SAGSAE_LAMBDAS."""
-    gated: tuple[SweepPoint, ...]
-    """sae-lens Gated(2H) at each lambda of GATED_LAMBDAS."""
-    pareto: ParetoComparison
-    """R²(SA-GSAE) - R²(Gated) over the L0 overlap."""
-
-
 def sweeps(target: Target, seed: int) -> Sweeps:
-    """Both sweeps of one (target, seed), with every per-latent array (for the report's figures)."""
+    """Both sweeps of one toy (target, seed), with every per-latent array (for the report's figures)."""
     data = toy_data(target, seed)
-    x = _eval_tokens(data, seed)
-    sag = tuple(evaluate(sagsae_spec(lam), data, seed, x) for lam in SAGSAE_LAMBDAS)
-    gat = tuple(evaluate(gated_spec(lam), data, seed, x) for lam in GATED_LAMBDAS)
-    return Sweeps(sag, gat, _compare(sag, gat))
-
-
-class Ablations(NamedTuple):
-    full: SweepPoint
-    """SA-GSAE at OPERATING_LAMBDA (tied radii, auxiliary loss, two-sided gate)."""
-    no_aux: SweepPoint
-    untied: SweepPoint
-    one_sided: tuple[SweepPoint, ...]
-    """One-sided gate at each lambda of SAGSAE_LAMBDAS."""
-    one_sided_vs_two_sided: ParetoComparison
-    """R²(one-sided) - R²(two-sided) over the L0 overlap."""
+    return run_sweeps(TOY, data, seed, _eval_tokens(data, seed))
 
 
 def ablations(target: Target, seed: int) -> Ablations:
     data = toy_data(target, seed)
-    x = _eval_tokens(data, seed)
-    full = evaluate(sagsae_spec(OPERATING_LAMBDA), data, seed, x)
-    no_aux = evaluate(sagsae_spec(OPERATING_LAMBDA, use_aux_loss=False), data, seed, x)
-    untied = evaluate(sagsae_spec(OPERATING_LAMBDA, tied_radii=False), data, seed, x)
-    two = tuple(evaluate(sagsae_spec(lam), data, seed, x) for lam in SAGSAE_LAMBDAS)
-    one = tuple(evaluate(sagsae_spec(lam, two_sided=False), data, seed, x) for lam in SAGSAE_LAMBDAS)
-    return Ablations(full, no_aux, untied, one, _compare(one, two))
-
-
-def _point_metrics(prefix: str, p: SweepPoint) -> dict[str, float]:
-    return {f"{prefix}_l0": p.l0, f"{prefix}_r2": p.r2, f"{prefix}_dead_fraction": p.dead_fraction,
-            f"{prefix}_bipolar_share": p.bipolar_share}
+    return run_ablations(TOY, data, seed, _eval_tokens(data, seed))
 
 
 def measure_sweeps(target: Target, seed: int | None) -> dict[str, float]:
     assert seed is not None
-    s = sweeps(target, seed)
-    out: dict[str, float] = {}
-    for p in s.sagsae:
-        out.update(_point_metrics(f"sagsae_lam{p.coefficient:g}", p))
-    for p in s.gated:
-        out.update(_point_metrics(f"gated_lam{p.coefficient:g}", p))
-    out["r2_gap_min_over_l0_overlap"] = float(s.pareto.min_gap)
-    out["r2_gap_max_over_l0_overlap"] = float(s.pareto.max_gap)
-    out["l0_overlap_low"] = float(s.pareto.l0[0])
-    out["l0_overlap_high"] = float(s.pareto.l0[-1])
-    dead_s = torch.tensor([p.dead_fraction for p in s.sagsae])
-    dead_g = torch.tensor([p.dead_fraction for p in s.gated])
-    eps = dead_fraction_floor(H, 2 * H)
-    out["dead_fraction_geomean_ratio_gated_over_sagsae"] = float(geomean_ratio(dead_g, dead_s, eps))
-    out["dead_fraction_mean_gated_minus_sagsae"] = float(dead_g.mean() - dead_s.mean())
-    op = next(p for p in s.sagsae if p.coefficient == OPERATING_LAMBDA)
-    out["bipolar_share"] = op.bipolar_share
-    out["sagsae_h_parameters"] = float(s.sagsae[0].n_parameters)
-    out["gated_2h_parameters"] = float(s.gated[0].n_parameters)
-    out["sagsae_h_minus_gated_2h_parameters"] = float(s.sagsae[0].n_parameters - s.gated[0].n_parameters)
-    return out
+    return sweep_metrics(TOY, sweeps(target, seed))
 
 
 def measure_ablations(target: Target, seed: int | None) -> dict[str, float]:
     assert seed is not None
-    a = ablations(target, seed)
-    out: dict[str, float] = {}
-    for name, p in (("full", a.full), ("no_aux", a.no_aux), ("untied", a.untied)):
-        out.update({f"{name}_l0": p.l0, f"{name}_r2": p.r2, f"{name}_dead_fraction": p.dead_fraction})
-    for p in a.one_sided:
-        out.update({f"one_sided_lam{p.coefficient:g}_l0": p.l0, f"one_sided_lam{p.coefficient:g}_r2": p.r2})
-    out["no_aux_minus_full_r2"] = a.no_aux.r2 - a.full.r2
-    out["r2_tied_minus_untied"] = a.full.r2 - a.untied.r2
-    out["abs_r2_tied_minus_untied"] = abs(a.full.r2 - a.untied.r2)
-    out["one_sided_minus_two_sided_r2_max_over_l0_overlap"] = float(a.one_sided_vs_two_sided.max_gap)
-    out["one_sided_minus_two_sided_r2_min_over_l0_overlap"] = float(a.one_sided_vs_two_sided.min_gap)
-    return out
+    return ablation_metrics(ablations(target, seed))
 
-
-SWEEP_METRICS = frozenset({"r2_gap_min_over_l0_overlap", "dead_fraction_geomean_ratio_gated_over_sagsae",
-                           "bipolar_share", "sagsae_h_minus_gated_2h_parameters"})
-ABLATION_METRICS = frozenset({"no_aux_dead_fraction", "no_aux_minus_full_r2", "abs_r2_tied_minus_untied",
-                              "one_sided_minus_two_sided_r2_max_over_l0_overlap"})
 
 ANALYSES.register(Analysis(name="sagsae-toy", tier=Tier.TOY, targets=(TOY_BIPOLAR, TOY_UNIPOLAR),
                            provides=SWEEP_METRICS, run=measure_sweeps))
@@ -265,3 +377,6 @@ ANALYSES.expect(
     "sagsae.bipolar_share", TOY_UNIPOLAR.name, Status.NOT_REPLICATED,
     "control without anticorrelated pairs: bipolar share expected <= 0.5 (measured 0.109/0.063/0.094 on "
     "seeds 0-2)")
+
+# The report's figure of this paper (drawn from the records' measured scalars).
+from replication.analyses import sagsae_figures  # noqa: E402,F401

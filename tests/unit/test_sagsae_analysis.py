@@ -48,3 +48,139 @@ def test_claim_metrics_are_provided_once_on_the_toy_tier() -> None:
     for claim in claims.by_paper("sagsae"):
         if Tier.TOY in claim.tiers:
             assert analyses.analysis_for(claim, Tier.TOY) is not None, claim.id
+
+
+# ------------------------------------------------------------------ the data-agnostic core and the tinylm tier
+
+
+def test_settings_reject_an_operating_point_outside_the_sweep_and_one_point_sweeps() -> None:
+    with pytest.raises(ValueError, match="operating_lambda"):
+        A.SweepSettings(h=4, sagsae_lambdas=(0.1, 1.0), gated_lambdas=(1.0, 2.0), operating_lambda=0.5, train=())
+    with pytest.raises(ValueError, match="two lambdas"):
+        A.SweepSettings(h=4, sagsae_lambdas=(1.0,), gated_lambdas=(1.0, 2.0), operating_lambda=1.0, train=())
+
+
+def test_toy_specs_are_unchanged_by_the_refactor() -> None:
+    """The toy's SAEs keep their cache keys: the specs equal those the toy module made before the core existed."""
+    from replication.saes.sagsae import SAGSAE
+    from replication.training import ToySAESpec
+
+    train = dict(training_samples=256 * 750, batch_size=256, lr=1e-3)
+    assert A.sagsae_spec(0.3, two_sided=False) == ToySAESpec.make(SAGSAE, 64, sparsity_coefficient=0.3,
+                                                                   two_sided=False, **train)
+    assert A.gated_spec(2.0) == ToySAESpec.make("gated", 128, l1_coefficient=2.0, **train)
+
+
+def test_settings_apply_the_budget_to_every_spec() -> None:
+    halve = lambda spec: dataclasses.replace(spec, training_samples=spec.training_samples // 2)  # noqa: E731
+    s = A.SweepSettings(h=8, sagsae_lambdas=(0.1, 1.0), gated_lambdas=(1.0, 2.0), operating_lambda=1.0,
+                        train=(("training_samples", 1000), ("batch_size", 10)), budget=halve)
+    assert s.sagsae_spec(1.0, use_aux_loss=False).training_samples == 500
+    assert s.gated_spec(2.0).training_samples == 500 and s.gated_spec(2.0).d_sae == 16
+    assert ("use_aux_loss", False) in s.sagsae_spec(1.0, use_aux_loss=False).options
+
+
+def _full_point(lam: float, d_sae: int, l0: float, r2: float, dead: float, bip: float, n_params: int) -> A.SweepPoint:
+    return A.SweepPoint(lam, d_sae, l0, r2, dead, bip, n_params, torch.zeros(d_sae), torch.zeros(d_sae))
+
+
+def test_sweep_metrics_known_answer() -> None:
+    s = A.SweepSettings(h=4, sagsae_lambdas=(0.1, 1.0), gated_lambdas=(1.0, 2.0), operating_lambda=1.0, train=())
+    sag = (_full_point(0.1, 4, 8.0, 0.9, 0.0, 0.25, 100), _full_point(1.0, 4, 2.0, 0.8, 0.25, 0.75, 100))
+    gat = (_full_point(1.0, 8, 8.0, 0.95, 0.5, 0.0, 150), _full_point(2.0, 8, 2.0, 0.7, 0.125, 0.0, 150))
+    out = A.sweep_metrics(s, A.Sweeps(sag, gat, A._compare(sag, gat)))
+    assert out["r2_gap_min_over_l0_overlap"] == pytest.approx(-0.05, abs=1e-6)
+    assert out["r2_gap_max_over_l0_overlap"] == pytest.approx(0.1, abs=1e-6)
+    # geomean(0.5, 0.125) / geomean(eps, 0.25) with eps = 1 / (2 * 8): 0.25 / 0.125 = 2
+    assert out["dead_fraction_geomean_ratio_gated_over_sagsae"] == pytest.approx(2.0, abs=1e-9)
+    assert out["bipolar_share"] == 0.75  # the operating point's (lambda 1)
+    assert out["sagsae_h_minus_gated_2h_parameters"] == -50.0
+    assert out["sagsae_lam0.1_l0"] == 8.0 and out["gated_lam2_dead_fraction"] == 0.125
+    assert A.SWEEP_METRICS <= set(out)
+
+
+def test_ablation_metrics_known_answer() -> None:
+    full = _full_point(1.0, 4, 2.0, 0.8, 0.0, 0.5, 1)
+    one = (_full_point(0.1, 4, 8.0, 0.85, 0.0, 0.0, 1), _full_point(1.0, 4, 2.0, 0.7, 0.0, 0.0, 1))
+    two = (_full_point(0.1, 4, 8.0, 0.9, 0.0, 0.0, 1), full)
+    a = A.Ablations(full, _full_point(1.0, 4, 0.5, 0.3, 0.75, 0.0, 1), _full_point(1.0, 4, 2.0, 0.803, 0.0, 0.5, 1),
+                    one, A._compare(one, two))
+    out = A.ablation_metrics(a)
+    assert out["no_aux_dead_fraction"] == 0.75
+    assert out["no_aux_minus_full_r2"] == pytest.approx(-0.5, abs=1e-12)
+    assert out["abs_r2_tied_minus_untied"] == pytest.approx(0.003, abs=1e-12)
+    assert out["one_sided_minus_two_sided_r2_max_over_l0_overlap"] == pytest.approx(-0.05, abs=1e-6)
+    assert A.ABLATION_METRICS <= set(out)
+
+
+def test_tinylm_targets_cells_and_settings() -> None:
+    from replication.analyses import tinylm_sagsae as T
+    from replication.claims import Tier
+
+    assert [t.name for t in T.TARGETS] == ["tinylm-sagsae-resid-mid", "tinylm-sagsae-mlp-out",
+                                           "tinylm-sagsae-attn-out"]
+    assert all(t.tier is Tier.TINYLM and not t.control and len(t.seeds) >= 3 for t in T.TARGETS)
+    assert T.TINYLM.operating_lambda in T.TINYLM.sagsae_lambdas
+    assert dict(T.TINYLM.train)["normalize_activations"] == "expected_average_only_in"
+    with pytest.raises(KeyError, match="known"):
+        T.hook_name(dataclasses.replace(T.MLP_OUT, name="tinylm-unknown"))
+
+
+def test_tinylm_hooks_follow_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    from replication.analyses import tinylm_sagsae as T
+    from replication.tinylm import tier_hooks
+
+    monkeypatch.setenv("SAE_REPLICATION_TINYLM_PROFILE", "full")
+    assert [T.hook_name(t) for t in T.TARGETS] == ["blocks.1.hook_resid_mid", "blocks.1.hook_mlp_out",
+                                                   "blocks.1.hook_attn_out"]
+    monkeypatch.setenv("SAE_REPLICATION_TINYLM_PROFILE", "smoke")
+    assert T.hook_name(T.ATTN_OUT) == tier_hooks("smoke").attn_out
+
+
+class _FakeCache:
+    def __init__(self, n: int):
+        self.rows = torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 3)
+
+    def eval_batch(self, n: int | None = None) -> torch.Tensor:
+        return self.rows[:n]
+
+
+def test_tinylm_eval_tokens_are_spread_over_the_whole_heldout_cache() -> None:
+    from replication.analyses import tinylm_sagsae as T
+
+    x = T.eval_tokens(_FakeCache(100_000))
+    idx = x[:, 0].long()
+    assert x.shape == (T.N_EVAL, 3)
+    assert int(idx[0]) == 0 and int(idx[-1]) == 99_999 and bool((idx[1:] > idx[:-1]).all())
+    small = T.eval_tokens(_FakeCache(500))  # the smoke profile's held-out cache is smaller: all of it
+    torch.testing.assert_close(small, _FakeCache(500).rows, rtol=0, atol=0)
+
+
+def test_claim_metrics_are_provided_once_on_the_tinylm_tier() -> None:
+    from replication.claims import Tier, load_all
+    from replication.targets import load_all as load_analyses
+
+    claims, analyses = load_all(), load_analyses()
+    for claim in claims.by_paper("sagsae"):
+        if Tier.TINYLM in claim.tiers:
+            analysis = analyses.analysis_for(claim, Tier.TINYLM)
+            assert analysis is not None and analysis.name.startswith("sagsae-tinylm"), claim.id
+
+
+def test_disjoint_sweeps_raise_unless_allowed_for_plumbing() -> None:
+    a = (_point(200.0, 0.5), _point(210.0, 0.55))
+    b = (_point(240.0, 0.6), _point(250.0, 0.62))
+    with pytest.raises(ValueError, match="do not overlap"):
+        A._compare(a, b)
+    cmp = A._compare(a, b, allow_disjoint=True)  # nearest points: L0 210 vs 240
+    assert float(cmp.min_gap) == pytest.approx(0.55 - 0.6, abs=1e-12) and float(cmp.max_gap) == float(cmp.min_gap)
+    assert A._disjoint(a, b) and not A._disjoint(a, (_point(205.0, 0.6), _point(250.0, 0.62)))
+
+
+def test_tinylm_full_profile_is_not_plumbing_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from replication.analyses import tinylm_sagsae as T
+
+    monkeypatch.setenv("SAE_REPLICATION_TINYLM_PROFILE", "full")
+    assert not T.plumbing_only()
+    monkeypatch.setenv("SAE_REPLICATION_TINYLM_PROFILE", "smoke")
+    assert T.plumbing_only()
