@@ -3,8 +3,13 @@
 Target-agnostic part: :func:`alignment_arrays` reads only an SAE's weights, its activations on evaluation
 tokens and (optionally) a larger SAE trained on the same activations; :func:`alignment_metrics` turns them
 into the metrics of ``bimodality.scores_bimodal``, ``good_cluster_at_one``, ``dead_cluster_at_zero`` and
-``mcs_correlation``. The tinylm and real tiers call these on their own SAEs; :func:`sweep_metrics` does the
-same for the matched-L0 claims given any two sweeps.
+``mcs_correlation``. The real tier calls these on pretrained SAEs; :func:`sweep_metrics` does the same for
+the matched-L0 claims given any two sweeps. The data-agnostic core of every tier that trains its own SAEs:
+:func:`sweep_arrays` trains (cached) every SAE of a :class:`SweepSettings` on any ``ToyData`` and measures
+them on an evaluation batch, and :func:`sweep_measure` / :func:`sweep_report_arrays` derive the claims'
+metrics and the figures' arrays from it; the toy tier (:data:`TOY_SETTINGS`, below) and the tinylm tier
+(:mod:`replication.analyses.tinylm_bimodality`) both run it. :func:`spliced_losses` gives CE loss recovered
+(App. B) wherever an LM can be run.
 
 Toy tier (:data:`TOY_POWER_LAW`): :class:`toy_models.PowerLawFeatureToy` (256 features with Zipf(1) firing
 frequencies, ~6 active per token, in 32 dimensions). Every SAE has d_sae = 128 and 800 steps of 256 samples,
@@ -37,6 +42,8 @@ SAE are NaN there (no claim but ``scores_bimodal`` is bound to the control).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -45,7 +52,14 @@ from torch import Tensor
 
 from replication.checks import check_finite_weights, check_sae_input
 from replication.claims import Tier
-from replication.metrics import activation_density, compare_sweeps, dead_fraction, explained_variance, mean_l0
+from replication.metrics import (
+    activation_density,
+    ce_loss_recovered,
+    compare_sweeps,
+    dead_fraction,
+    explained_variance,
+    mean_l0,
+)
 from replication.metrics.bimodality import (
     Bimodality,
     dip_test,
@@ -76,6 +90,71 @@ _L1_WARMUP = 80
 EXACT_STEPS = 200
 """Length of the short aligned runs whose every step is checked for ``aligned_exact``."""
 
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How one tier trains the SAEs of the bimodality claims (every tier runs :func:`sweep_arrays` on these).
+
+    Every SAE shares ``train`` (``ToySAESpec.make`` keywords: budget, lr, and e.g. sae-lens's
+    ``normalize_activations``); the ReLU SAEs add ``l1_warm_up_steps``. The reference standard SAE is the
+    ReLU sweep point whose L0 is nearest ``reference_l0``. ``budget``, if given, maps every spec before
+    training (the tinylm tier's smoke profile shortens training with it: plumbing, not science).
+    """
+
+    d_sae: int
+    d_sae_larger: int
+    """Width of dictionary B of ``mcs_correlation`` (a standard SAE at the reference's lambda)."""
+    l1_standard: tuple[float, ...]
+    l1_aligned: tuple[float, ...]
+    topk_ks: tuple[int, ...]
+    train: tuple[tuple[str, Any], ...]
+    l1_warm_up_steps: int
+    reference_l0: float
+    n_checkpoints: int = N_CHECKPOINTS
+    """Snapshots kept by every standard ReLU SAE (``emerges_in_training``)."""
+    exact_steps: int = EXACT_STEPS
+    budget: Callable[[ToySAESpec], ToySAESpec] | None = None
+
+    def _final(self, spec: ToySAESpec) -> ToySAESpec:
+        return spec if self.budget is None else self.budget(spec)
+
+    def standard_spec(self, l1: float, d_sae: int | None = None, n_checkpoints: int | None = None) -> ToySAESpec:
+        return self._final(ToySAESpec.make(
+            "standard", self.d_sae if d_sae is None else d_sae, l1_coefficient=l1,
+            l1_warm_up_steps=self.l1_warm_up_steps,
+            n_checkpoints=self.n_checkpoints if n_checkpoints is None else n_checkpoints, **dict(self.train)))
+
+    def aligned_spec(self, l1: float, compress: bool = False) -> ToySAESpec:
+        return self._final(ToySAESpec.make(ALIGNED_STANDARD, self.d_sae, l1_coefficient=l1,
+                                           l1_warm_up_steps=self.l1_warm_up_steps, compress_last_column=compress,
+                                           **dict(self.train)))
+
+    def topk_spec(self, k: int, aligned: bool) -> ToySAESpec:
+        return self._final(ToySAESpec.make(ALIGNED_TOPK if aligned else "topk", self.d_sae, k=k, **dict(self.train)))
+
+    def exact_specs(self, l1: float) -> tuple[ToySAESpec, ...]:
+        """Short runs of both aligned architectures (ReLU at ``l1``; TopK at the largest k, compressed)."""
+        short = {**dict(self.train), "training_samples": self.batch_size * self.exact_steps}
+        return (self._final(ToySAESpec.make(ALIGNED_STANDARD, self.d_sae, l1_coefficient=l1, **short)),
+                self._final(ToySAESpec.make(ALIGNED_TOPK, self.d_sae, k=max(self.topk_ks), compress_last_column=True,
+                                            **short)))
+
+    @property
+    def plumbing_only(self) -> bool:
+        """Whether ``budget`` shortens training (then sweeps may miss each other: see :func:`sweep_metrics`)."""
+        return self.standard_spec(self.l1_standard[0]).training_samples < int(dict(self.train)["training_samples"])
+
+    @property
+    def batch_size(self) -> int:
+        return int(dict(self.train)["batch_size"])
+
+
+TOY_SETTINGS = SweepSettings(
+    d_sae=D_SAE, d_sae_larger=D_SAE_LARGER, l1_standard=L1_STANDARD, l1_aligned=L1_ALIGNED, topk_ks=TOPK_KS,
+    train=tuple(sorted(_TRAIN.items())), l1_warm_up_steps=_L1_WARMUP,
+    reference_l0=6.0,  # the toy's planted L0 (toy_data(seed).expected_l0)
+)
+
 TOY_POWER_LAW = Target(
     name="toy-power-law",
     tier=Tier.TOY,
@@ -98,19 +177,15 @@ def toy_data(seed: int) -> PowerLawFeatureToy:
 
 
 def standard_spec(l1: float, d_sae: int = D_SAE, n_checkpoints: int = N_CHECKPOINTS) -> ToySAESpec:
-    return ToySAESpec.make("standard", d_sae, l1_coefficient=l1, l1_warm_up_steps=_L1_WARMUP,
-                           n_checkpoints=n_checkpoints, **_TRAIN)
+    return TOY_SETTINGS.standard_spec(l1, d_sae, n_checkpoints)
 
 
 def aligned_spec(l1: float, compress: bool = False) -> ToySAESpec:
-    return ToySAESpec.make(ALIGNED_STANDARD, D_SAE, l1_coefficient=l1, l1_warm_up_steps=_L1_WARMUP,
-                           compress_last_column=compress, **_TRAIN)
+    return TOY_SETTINGS.aligned_spec(l1, compress)
 
 
 def topk_spec(k: int, aligned: bool) -> ToySAESpec:
-    return ToySAESpec.make(ALIGNED_TOPK if aligned else "topk", D_SAE, k=k, **_TRAIN)
-
-
+    return TOY_SETTINGS.topk_spec(k, aligned)
 
 
 # ------------------------------------------------------------------------------- target-agnostic part
@@ -191,27 +266,280 @@ def evaluate(sae: Any, x: Float[Tensor, "tokens d_in"], method: str, setting: fl
                       float(dead_fraction(activation_density(f))))
 
 
-def sweep_metrics(aligned: list[SweepPoint], standard: list[SweepPoint]) -> dict[str, float]:
+def matched_l0_gaps(a: list[tuple[float, float]], b: list[tuple[float, float]],
+                    allow_disjoint: bool = False) -> tuple[float, float, bool]:
+    """``(min, max, disjoint)`` of ``y_a - y_b`` at matched L0 between two sweeps of ``(L0, y)`` points.
+
+    Points with L0 = 0 (a collapsed SAE) are dropped: they have no log L0. The gap is
+    :func:`replication.metrics.compare_sweeps`'s (log-L0 interpolation over the two sweeps' L0 overlap),
+    which raises when the L0 ranges do not overlap. Only with ``allow_disjoint`` (plumbing runs whose SAEs
+    train a few dozen steps, :attr:`SweepSettings.plumbing_only`) is the gap then taken between the two
+    sweeps' nearest points (NaN if a sweep has no live point), and ``disjoint`` says so.
+    """
+    la = [(x, y) for x, y in a if x > 0]
+    lb = [(x, y) for x, y in b if x > 0]
+    disjoint = not la or not lb or max(min(la)[0], min(lb)[0]) >= min(max(la)[0], max(lb)[0])
+    if allow_disjoint and disjoint:
+        if not la or not lb:
+            return math.nan, math.nan, True
+        pa, pb = min(((p, q) for p in la for q in lb), key=lambda pq: abs(math.log(pq[0][0] / pq[1][0])))
+        return pa[1] - pb[1], pa[1] - pb[1], True
+
+    def t(points: list[tuple[float, float]], i: int) -> Tensor:
+        return torch.tensor([pt[i] for pt in points], dtype=torch.float64)
+
+    gap = compare_sweeps(t(la, 0), t(la, 1), t(lb, 0), t(lb, 1))
+    return float(gap.min_gap), float(gap.max_gap), disjoint
+
+
+def sweep_metrics(aligned: list[SweepPoint], standard: list[SweepPoint],
+                  allow_disjoint: bool = False) -> dict[str, float]:
     """``aligned_pareto`` and ``aligned_no_dead`` metrics from two ReLU sweeps.
 
-    Points with L0 = 0 (a collapsed SAE) are dropped: they have no log L0. Explained variance and dead
-    fraction are compared at matched L0 by :func:`replication.metrics.compare_sweeps` (log-L0 interpolation
-    over the overlap): ``ev_gap_min_over_l0_overlap`` is the worst aligned - standard EV gap;
+    Explained variance and dead fraction are compared at matched L0 by :func:`matched_l0_gaps`
+    (``compare_sweeps``: log-L0 interpolation over the overlap, collapsed points dropped):
+    ``ev_gap_min_over_l0_overlap`` is the worst aligned - standard EV gap;
     ``aligned_minus_standard_dead_fraction`` the *largest* aligned - standard dead-fraction gap (the
     claim needs it below 0 everywhere); ``aligned_dead_fraction`` the largest dead fraction of any aligned
-    sweep point.
+    sweep point. With ``allow_disjoint`` (plumbing runs only) the result also has ``l0_ranges_disjoint``.
     """
-    a = [p for p in aligned if p.l0 > 0]
-    s = [p for p in standard if p.l0 > 0]
+    def pts(points: list[SweepPoint], field: str) -> list[tuple[float, float]]:
+        return [(p.l0, getattr(p, field)) for p in points]
 
-    def t(points: list[SweepPoint], field: str) -> Tensor:
-        return torch.tensor([getattr(p, field) for p in points], dtype=torch.float64)
+    ev_min, _, disjoint = matched_l0_gaps(pts(aligned, "explained_variance"), pts(standard, "explained_variance"),
+                                          allow_disjoint)
+    _, dead_max, _ = matched_l0_gaps(pts(aligned, "dead_fraction"), pts(standard, "dead_fraction"), allow_disjoint)
+    out = {"ev_gap_min_over_l0_overlap": ev_min, "aligned_minus_standard_dead_fraction": dead_max,
+           "aligned_dead_fraction": max(p.dead_fraction for p in aligned)}
+    if allow_disjoint:
+        out["l0_ranges_disjoint"] = float(disjoint)
+    return out
 
-    ev = compare_sweeps(t(a, "l0"), t(a, "explained_variance"), t(s, "l0"), t(s, "explained_variance"))
-    dead = compare_sweeps(t(a, "l0"), t(a, "dead_fraction"), t(s, "l0"), t(s, "dead_fraction"))
-    return {"ev_gap_min_over_l0_overlap": float(ev.min_gap),
-            "aligned_minus_standard_dead_fraction": float(dead.max_gap),
-            "aligned_dead_fraction": max(p.dead_fraction for p in aligned)}
+
+class SplicedLosses(NamedTuple):
+    """Mean next-token cross-entropy (nats) of an LM on the same tokens, three ways (App. B)."""
+
+    h_orig: float
+    """The model's own loss."""
+    h_zero: float
+    """With the activation at the hook zeroed at every position."""
+    h_star: dict[Any, float]
+    """With each SAE's reconstruction spliced in at the hook (key: the key of ``saes``)."""
+
+    def recovered(self, key: Any) -> float:
+        """CE loss recovered ``(H* - H_0) / (H_orig - H_0)`` of one SAE (replication.metrics.ce_loss_recovered)."""
+        return float(ce_loss_recovered(torch.tensor(self.h_star[key], dtype=torch.float64),
+                                       torch.tensor(self.h_zero, dtype=torch.float64),
+                                       torch.tensor(self.h_orig, dtype=torch.float64)))
+
+
+def _summed_loss(model: Any, resid: Tensor, tokens: Tensor, layer: int, hooks: list) -> float:
+    """Sum over positions of the next-token loss, the forward resumed at block ``layer`` from ``resid``."""
+    loss = model.run_with_hooks(resid, start_at_layer=layer, tokens=tokens, return_type="loss",
+                                loss_per_token=True, fwd_hooks=hooks)
+    return float(loss.double().sum())
+
+
+def _zero_hook(act: Tensor, hook: Any) -> Tensor:  # noqa: ARG001
+    return torch.zeros_like(act)
+
+
+def _splice_hook(sae: Any, keep: Tensor) -> Any:
+    """A hook replacing the activation by the SAE's reconstruction where ``keep`` (batch, pos) is True."""
+
+    def hook_fn(act: Tensor, hook: Any) -> Tensor:  # noqa: ARG001
+        recon = sae.decode(sae.encode(act)).to(act.dtype)
+        return torch.where(keep[..., None], recon, act)
+
+    return hook_fn
+
+
+@torch.no_grad()
+def spliced_losses(model: Any, hook_name: str, saes: dict[Any, Any], batches: Any,
+                   ignore_tokens: tuple[int, ...] = ()) -> SplicedLosses:
+    """H_orig, H_0 and each SAE's H* of a transformer-lens ``HookedTransformer`` on token ``batches``.
+
+    As sae-lens's ``evals.get_recons_loss`` (the CE recovered of SAEBench, which the paper's §5.1 follows):
+    a forward hook at ``hook_name`` replaces the activation by ``sae.decode(sae.encode(x))`` at every
+    position whose input token is not in ``ignore_tokens`` (those keep the original activation: an SAE
+    trained without them does not see them), and zero-ablation replaces it by 0 at every position. The loss
+    is transformer-lens's next-token cross-entropy averaged over every predicted position of every window.
+    ``hook_name`` must be a hook of block ``L`` (``blocks.L.hook_*``): the blocks before ``L`` do not depend
+    on the splice, so they run once per batch (``stop_at_layer=L``) and every spliced forward resumes at
+    block ``L`` from that residual stream (``start_at_layer=L``): the same logits as a full forward with the
+    hook, at a fraction of the cost.
+    """
+    parts = hook_name.split(".")
+    if len(parts) < 3 or parts[0] != "blocks" or not parts[1].isdigit():
+        raise ValueError(f"hook_name must be a block hook like 'blocks.3.hook_resid_post', got {hook_name!r}")
+    if hook_name not in model.hook_dict:
+        raise KeyError(f"the model has no hook {hook_name!r}")
+    layer = int(parts[1])
+    total = {"orig": 0.0, "zero": 0.0}
+    star = dict.fromkeys(saes, 0.0)
+    n = 0
+    for tokens in batches:
+        keep = torch.ones_like(tokens, dtype=torch.bool)
+        for t in ignore_tokens:
+            keep &= tokens != t
+        resid = model(tokens, stop_at_layer=layer)  # the residual stream entering block ``layer``
+        total["orig"] += _summed_loss(model, resid, tokens, layer, [])
+        total["zero"] += _summed_loss(model, resid, tokens, layer, [(hook_name, _zero_hook)])
+        for key, sae in saes.items():
+            star[key] += _summed_loss(model, resid, tokens, layer, [(hook_name, _splice_hook(sae, keep))])
+        n += tokens.shape[0] * (tokens.shape[1] - 1)
+    if n == 0:
+        raise ValueError("spliced_losses got no token batch")
+    return SplicedLosses(total["orig"] / n, total["zero"] / n, {k: v / n for k, v in star.items()})
+
+
+def max_alignment_deviation_during_training(spec: ToySAESpec, data: Any, seed: int) -> float:
+    """max over every step (init included) and latent of |a_i - 1| for a short run of an aligned spec."""
+    worst = [0.0]
+
+    def observe(sae: Any, step: int) -> None:  # noqa: ARG001
+        with torch.no_grad():
+            a = alignment_scores(sae.W_enc.detach(), sae.W_dec.detach())
+        worst[0] = max(worst[0], float((a - 1.0).abs().max()))
+
+    fit(spec, data, seed, on_step=observe)
+    return worst[0]
+
+
+class SweepArrays(NamedTuple):
+    """Everything :func:`sweep_arrays` measures for one (data, seed): the arrays behind every tier's metrics."""
+
+    reference_l1: float
+    """lambda of the reference standard SAE (the ReLU sweep point whose L0 is nearest ``reference_l0``)."""
+    reference: AlignmentArrays
+    """The reference standard SAE, with MCS against a standard SAE of width ``d_sae_larger`` at its lambda."""
+    checkpoint_bc: tuple[float, ...]
+    """Sarle's BC of a at each saved snapshot, then at the end."""
+    checkpoint_dip_p: tuple[float, ...]
+    relu_sweep: tuple[SweepPoint, ...]
+    topk_sweep: tuple[SweepPoint, ...]
+    exact_deviation: float
+    """max |a_i - 1| over every step of the short aligned runs (``aligned_exact``)."""
+    aligned_l1: float
+    """lambda of the aligned ReLU SAE matched to the reference (the aligned sweep point nearest its L0)."""
+    aligned_alignment: Float[Tensor, " d_sae"]
+    """That aligned SAE's alignment scores (1 by construction, §5)."""
+    aligned_density: Float[Tensor, " d_sae"]
+    """That aligned SAE's firing frequency on the evaluation tokens (0: dead)."""
+    checkpoint_alignment: tuple[Tensor, ...]
+    """a of the reference standard SAE at each saved snapshot, then at the end (as ``checkpoint_bc``)."""
+    checkpoint_steps: tuple[int, ...]
+    """Training step of each entry of ``checkpoint_alignment`` (the last is the end of training)."""
+
+
+def _snapshot_steps(trained: Any) -> tuple[int, ...]:
+    """The training step of each saved snapshot of a cached SAE (``step.json`` written by ``fit``)."""
+    import json
+
+    return tuple(int(json.loads((trained.path / "checkpoints" / str(i) / "step.json").read_text())["step"])
+                 for i in range(len(trained.checkpoints)))
+
+
+def sweep_arrays(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int) -> SweepArrays:
+    """Train (or load) every SAE of ``settings`` on ``data`` (a ``ToyData``) with ``seed`` and measure them
+    on the evaluation tokens ``x``: the data-agnostic core that the toy and tinylm tiers share.
+
+    Standard and aligned ReLU sweeps, standard and aligned TopK at each k, the reference standard SAE
+    (nearest ``settings.reference_l0``) with its snapshots and a larger dictionary for MCS, the aligned SAE
+    matched to the reference's L0, and the short aligned runs observed at every step.
+    """
+    standard = {lam: train_toy_sae(settings.standard_spec(lam), data, seed) for lam in settings.l1_standard}
+    relu = [evaluate(t.sae, x, "standard", lam) for lam, t in standard.items()]
+    ref_l1 = min(relu, key=lambda p: abs(math.log(max(p.l0, 1e-3) / settings.reference_l0))).setting
+    ref = standard[ref_l1]
+    larger = train_toy_sae(settings.standard_spec(ref_l1, d_sae=settings.d_sae_larger, n_checkpoints=0),
+                           data, seed).sae
+    reference = alignment_arrays(ref.sae, x, larger)
+    traj = [alignment_scores(c.W_enc.detach(), c.W_dec.detach()) for c in ref.checkpoints] + [reference.alignment]
+
+    aligned_saes = {lam: train_toy_sae(settings.aligned_spec(lam), data, seed).sae for lam in settings.l1_aligned}
+    relu += [evaluate(sae, x, "aligned", lam) for lam, sae in aligned_saes.items()]
+    topk = [evaluate(train_toy_sae(settings.topk_spec(k, al), data, seed).sae, x,
+                     "aligned-topk" if al else "topk", k)
+            for al in (False, True) for k in settings.topk_ks]
+
+    exact = max(max_alignment_deviation_during_training(s, data, seed) for s in settings.exact_specs(ref_l1))
+    # the aligned SAE matched to the reference: the aligned sweep point whose L0 is nearest the reference's
+    ref_l0 = next(p.l0 for p in relu if p.method == "standard" and p.setting == ref_l1)
+    al_l1 = min((p for p in relu if p.method == "aligned"),
+                key=lambda p: abs(math.log(max(p.l0, 1e-3) / max(ref_l0, 1e-3)))).setting
+    with torch.no_grad():
+        al_sae = aligned_saes[al_l1]
+        al_density = activation_density(al_sae.encode(x))
+        al_a = alignment_scores(al_sae.W_enc.detach(), al_sae.W_dec.detach())
+    steps = _snapshot_steps(ref) + (settings.standard_spec(ref_l1).training_samples // settings.batch_size,)
+    return SweepArrays(ref_l1, reference, tuple(float(sarle_bimodality_coefficient(a)) for a in traj),
+                       tuple(float(dip_test(a).p_value) for a in traj), tuple(relu), tuple(topk), exact,
+                       al_l1, al_a, al_density, tuple(traj), steps)
+
+
+SWEEP_PROVIDES = frozenset({
+    "dip_test_p", "sarle_bimodality_coefficient", "abs_upper_mode_minus_one", "pearson_alignment_mcs",
+    "max_abs_alignment_minus_one_during_training", "ev_gap_min_over_l0_overlap", "aligned_dead_fraction",
+    "aligned_minus_standard_dead_fraction", "jaccard_low_mode_dead", "topk_gain_largest_minus_smallest_k",
+    "bimodality_coefficient_end_minus_first_checkpoint",
+})
+"""The claims' metrics :func:`sweep_measure` derives (every tier's analysis provides these)."""
+
+
+def sweep_measure(arr: SweepArrays, allow_disjoint: bool = False) -> dict[str, float]:
+    """Every metric of :data:`SWEEP_PROVIDES` (and per-sweep-point scalars for the report) from
+    :class:`SweepArrays`.
+
+    ``topk_gain_largest_minus_smallest_k``: gain(k) = EV(aligned TopK, k) - EV(TopK, k), at the largest minus
+    the smallest k of the TopK sweep. Per point: ``{method}_{setting:g}_{l0,explained_variance,dead_fraction}``.
+    ``allow_disjoint``: see :func:`sweep_metrics` (plumbing runs only).
+    """
+    out = alignment_metrics(arr.reference)
+    out["max_abs_alignment_minus_one_during_training"] = arr.exact_deviation
+    out.update(sweep_metrics([p for p in arr.relu_sweep if p.method == "aligned"],
+                             [p for p in arr.relu_sweep if p.method == "standard"], allow_disjoint))
+    ev = {(p.method, int(p.setting)): p.explained_variance for p in arr.topk_sweep}
+    ks = sorted({int(p.setting) for p in arr.topk_sweep})
+    gain = {k: ev[("aligned-topk", k)] - ev[("topk", k)] for k in ks}
+    out["topk_gain_largest_minus_smallest_k"] = gain[max(ks)] - gain[min(ks)]
+    out["reference_l1"] = arr.reference_l1
+    out["bimodality_coefficient_end_minus_first_checkpoint"] = arr.checkpoint_bc[-1] - arr.checkpoint_bc[0]
+    for p in arr.relu_sweep + arr.topk_sweep:
+        tag = f"{p.method}_{p.setting:g}"
+        out.update({f"{tag}_l0": p.l0, f"{tag}_explained_variance": p.explained_variance,
+                    f"{tag}_dead_fraction": p.dead_fraction})
+    return out
+
+
+def histogram_arrays(arr: AlignmentArrays, prefix: str) -> dict[str, Any]:
+    """One SAE's per-latent arrays for the report's histograms, keys prefixed with ``prefix``: a_i, firing
+    frequency, dead mask, MCS if any, the lower mixture component and the bimodality statistics."""
+    mix = arr.stats.mixture
+    out: dict[str, Any] = {
+        "alignment": arr.alignment, "density": arr.density, "dead": arr.dead, "mcs": arr.mcs,
+        "low_mode": mix.lower, "mixture_means": mix.means, "mixture_sds": mix.stds,
+        "mixture_weights": mix.weights, "dip_p": float(arr.stats.dip_p), "bc": float(arr.stats.bc),
+    }
+    return {f"{prefix}{k}": (v.detach().cpu() if isinstance(v, Tensor) else v) for k, v in out.items()}
+
+
+def sweep_report_arrays(arr: SweepArrays) -> dict[str, Any]:
+    """The arrays behind the report's figures (Figs 1/7, 2 and 16) from :class:`SweepArrays`.
+
+    The reference standard SAE (``reference_*``: :func:`histogram_arrays`), the aligned ReLU SAE at the sweep
+    point nearest the reference's L0 (``aligned_alignment``, ``aligned_density``, ``aligned_dead``,
+    ``aligned_l1``), and a of the reference at each training snapshot (``checkpoint_alignment``,
+    ``(n_snapshots + 1, d_sae)``, the last row the end of training, at ``checkpoint_steps``, with
+    ``checkpoint_bc`` and ``checkpoint_dip_p``).
+    """
+    return {**histogram_arrays(arr.reference, "reference_"), "reference_l1": arr.reference_l1,
+            "aligned_l1": arr.aligned_l1, "aligned_alignment": arr.aligned_alignment,
+            "aligned_density": arr.aligned_density, "aligned_dead": arr.aligned_density == 0,
+            "checkpoint_alignment": torch.stack(arr.checkpoint_alignment),
+            "checkpoint_steps": torch.tensor(arr.checkpoint_steps),
+            "checkpoint_bc": torch.tensor(arr.checkpoint_bc),
+            "checkpoint_dip_p": torch.tensor(arr.checkpoint_dip_p)}
 
 
 # ------------------------------------------------------------------------------- toy-only measurements
@@ -245,19 +573,6 @@ def fixed_point_toy(seed: int, steps: int = 3000, lr: float = 1e-2) -> tuple[flo
     return abs(a - 1.0), err
 
 
-def max_alignment_deviation_during_training(spec: ToySAESpec, data: Any, seed: int) -> float:
-    """max over every step (init included) and latent of |a_i - 1| for a short run of an aligned spec."""
-    worst = [0.0]
-
-    def observe(sae: Any, step: int) -> None:  # noqa: ARG001
-        with torch.no_grad():
-            a = alignment_scores(sae.W_enc.detach(), sae.W_dec.detach())
-        worst[0] = max(worst[0], float((a - 1.0).abs().max()))
-
-    fit(spec, data, seed, on_step=observe)
-    return worst[0]
-
-
 def compression_check(sae: Any, x: Float[Tensor, "tokens d_in"]) -> tuple[float, int]:
     """(max |x_hat_compressed - x_hat|, parameters saved - m) for a trained full aligned ReLU SAE.
 
@@ -285,29 +600,11 @@ def compression_check(sae: Any, x: Float[Tensor, "tokens d_in"]) -> tuple[float,
 class ToyArrays(NamedTuple):
     """Everything the toy tier measures for one seed (the report plots from it)."""
 
-    reference_l1: float
-    """lambda of the reference standard SAE (the sweep point whose L0 is nearest the planted L0)."""
-    reference: AlignmentArrays
-    """The reference standard SAE, with MCS against a d_sae = 256 standard SAE at the same lambda."""
-    checkpoint_bc: tuple[float, ...]
-    """Sarle's BC of a at each saved snapshot, then at the end."""
-    checkpoint_dip_p: tuple[float, ...]
-    relu_sweep: tuple[SweepPoint, ...]
-    topk_sweep: tuple[SweepPoint, ...]
+    sweep: SweepArrays
+    """The shared sweeps (:func:`sweep_arrays` on :data:`TOY_SETTINGS`)."""
     rescale_change: float
     fixed_point: tuple[float, float]
-    exact_deviation: float
     compression: tuple[float, int]
-    aligned_l1: float
-    """lambda of the aligned ReLU SAE matched to the reference (the aligned sweep point nearest its L0)."""
-    aligned_alignment: Float[Tensor, " d_sae"]
-    """That aligned SAE's alignment scores (1 by construction, §5)."""
-    aligned_density: Float[Tensor, " d_sae"]
-    """That aligned SAE's firing frequency on the evaluation tokens (0: dead)."""
-    checkpoint_alignment: tuple[Tensor, ...]
-    """a of the reference standard SAE at each saved snapshot, then at the end (as ``checkpoint_bc``)."""
-    checkpoint_steps: tuple[int, ...]
-    """Training step of each entry of ``checkpoint_alignment`` (the last is the end of training)."""
 
 
 _TOY_ARRAYS: dict[int, ToyArrays] = {}
@@ -320,63 +617,24 @@ def toy_arrays(seed: int) -> ToyArrays:
     return _TOY_ARRAYS[seed]
 
 
-def _snapshot_steps(trained: Any) -> tuple[int, ...]:
-    """The training step of each saved snapshot of a cached toy SAE (``step.json`` written by ``fit``)."""
-    import json
-
-    return tuple(int(json.loads((trained.path / "checkpoints" / str(i) / "step.json").read_text())["step"])
-                 for i in range(len(trained.checkpoints)))
-
-
 def _toy_arrays(seed: int) -> ToyArrays:
     data = toy_data(seed)
     x = data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
-    standard = {lam: train_toy_sae(standard_spec(lam), data, seed) for lam in L1_STANDARD}
-    relu = [evaluate(t.sae, x, "standard", lam) for lam, t in standard.items()]
-    # the reference: the standard SAE whose L0 is nearest the planted L0 (the data's expected L0)
-    ref_l1 = min(relu, key=lambda p: abs(math.log(max(p.l0, 1e-3) / data.expected_l0))).setting
-    ref = standard[ref_l1]
-    larger = train_toy_sae(standard_spec(ref_l1, d_sae=D_SAE_LARGER, n_checkpoints=0), data, seed).sae
-    reference = alignment_arrays(ref.sae, x, larger)
-    traj = [alignment_scores(c.W_enc.detach(), c.W_dec.detach()) for c in ref.checkpoints] + [reference.alignment]
-
-    aligned_saes = {lam: train_toy_sae(aligned_spec(lam), data, seed).sae for lam in L1_ALIGNED}
-    relu += [evaluate(sae, x, "aligned", lam) for lam, sae in aligned_saes.items()]
-    topk = [evaluate(train_toy_sae(topk_spec(k, al), data, seed).sae, x, "aligned-topk" if al else "topk", k)
-            for al in (False, True) for k in TOPK_KS]
-
+    sweep = sweep_arrays(TOY_SETTINGS, data, x, seed)
+    # toy-only: scale invariance on the reference's weights, the §3.2 fixed point, compression for free
+    ref = train_toy_sae(TOY_SETTINGS.standard_spec(sweep.reference_l1), data, seed).sae  # memoised
     g = torch.Generator().manual_seed(5_000 + seed)
     c = torch.exp(torch.empty(D_SAE).uniform_(math.log(1e-2), math.log(1e2), generator=g))
-    w_enc, w_dec = ref.sae.W_enc.detach(), ref.sae.W_dec.detach()
+    w_enc, w_dec = ref.W_enc.detach(), ref.W_dec.detach()
     change = float((alignment_scores(*rescale_latents(w_enc, w_dec, c)) - alignment_scores(w_enc, w_dec)).abs().max())
-
-    short = {**_TRAIN, "training_samples": 256 * EXACT_STEPS}
-    exact_specs = [ToySAESpec.make(ALIGNED_STANDARD, D_SAE, l1_coefficient=ref_l1, **short),
-                   ToySAESpec.make(ALIGNED_TOPK, D_SAE, k=max(TOPK_KS), compress_last_column=True, **short)]
-    exact = max(max_alignment_deviation_during_training(s, data, seed) for s in exact_specs)
-    # the aligned SAE matched to the reference: the aligned sweep point whose L0 is nearest the reference's
-    ref_l0 = next(p.l0 for p in relu if p.method == "standard" and p.setting == ref_l1)
-    al_l1 = min((p for p in relu if p.method == "aligned"),
-                key=lambda p: abs(math.log(max(p.l0, 1e-3) / max(ref_l0, 1e-3)))).setting
-    with torch.no_grad():
-        al_sae = aligned_saes[al_l1]
-        al_density = activation_density(al_sae.encode(x))
-        al_a = alignment_scores(al_sae.W_enc.detach(), al_sae.W_dec.detach())
-    steps = _snapshot_steps(ref) + (STEPS,)
-    return ToyArrays(ref_l1, reference, tuple(float(sarle_bimodality_coefficient(a)) for a in traj),
-                     tuple(float(dip_test(a).p_value) for a in traj), tuple(relu), tuple(topk), change,
-                     fixed_point_toy(seed), exact, compression_check(aligned_saes[max(L1_ALIGNED)], x),
-                     al_l1, al_a, al_density, tuple(traj), steps)
+    aligned_max = train_toy_sae(TOY_SETTINGS.aligned_spec(max(L1_ALIGNED)), data, seed).sae  # memoised
+    return ToyArrays(sweep, change, fixed_point_toy(seed), compression_check(aligned_max, x))
 
 
-PROVIDES = frozenset({
-    "max_abs_alignment_change_under_rescale", "abs_alignment_minus_one", "dip_test_p",
-    "sarle_bimodality_coefficient", "abs_upper_mode_minus_one", "pearson_alignment_mcs",
-    "max_abs_alignment_minus_one_during_training", "max_abs_reconstruction_error_compressed",
-    "parameter_saving_minus_m", "ev_gap_min_over_l0_overlap", "aligned_dead_fraction",
-    "aligned_minus_standard_dead_fraction", "jaccard_low_mode_dead", "topk_gain_largest_minus_smallest_k",
-    "bimodality_coefficient_end_minus_first_checkpoint",
-})
+PROVIDES = SWEEP_PROVIDES | {
+    "max_abs_alignment_change_under_rescale", "abs_alignment_minus_one", "max_abs_reconstruction_error_compressed",
+    "parameter_saving_minus_m",
+}
 
 
 def _control_sae(seed: int) -> Any:
@@ -399,61 +657,26 @@ def measure(target: Target, seed: int | None) -> dict[str, float]:
     if target.control:
         return _control(seed)
     arr = toy_arrays(seed)
-    out = alignment_metrics(arr.reference)
+    out = sweep_measure(arr.sweep)
     out["max_abs_alignment_change_under_rescale"] = arr.rescale_change
     out["abs_alignment_minus_one"], out["fixed_point_relative_error"] = arr.fixed_point
-    out["max_abs_alignment_minus_one_during_training"] = arr.exact_deviation
     out["max_abs_reconstruction_error_compressed"] = arr.compression[0]
     out["parameter_saving_minus_m"] = float(arr.compression[1])
-    out.update(sweep_metrics([p for p in arr.relu_sweep if p.method == "aligned"],
-                             [p for p in arr.relu_sweep if p.method == "standard"]))
-    ev = {(p.method, int(p.setting)): p.explained_variance for p in arr.topk_sweep}
-    gain = {k: ev[("aligned-topk", k)] - ev[("topk", k)] for k in TOPK_KS}
-    out["topk_gain_largest_minus_smallest_k"] = gain[max(TOPK_KS)] - gain[min(TOPK_KS)]
-    out["reference_l1"] = arr.reference_l1
-    out["bimodality_coefficient_end_minus_first_checkpoint"] = arr.checkpoint_bc[-1] - arr.checkpoint_bc[0]
-    for p in arr.relu_sweep + arr.topk_sweep:
-        tag = f"{p.method}_{p.setting:g}"
-        out.update({f"{tag}_l0": p.l0, f"{tag}_explained_variance": p.explained_variance,
-                    f"{tag}_dead_fraction": p.dead_fraction})
     return out
-
-
-def histogram_arrays(arr: AlignmentArrays, prefix: str) -> dict[str, Any]:
-    """One SAE's per-latent arrays for the report's histograms, keys prefixed with ``prefix``: a_i, firing
-    frequency, dead mask, MCS if any, the lower mixture component and the bimodality statistics."""
-    mix = arr.stats.mixture
-    out: dict[str, Any] = {
-        "alignment": arr.alignment, "density": arr.density, "dead": arr.dead, "mcs": arr.mcs,
-        "low_mode": mix.lower, "mixture_means": mix.means, "mixture_sds": mix.stds,
-        "mixture_weights": mix.weights, "dip_p": float(arr.stats.dip_p), "bc": float(arr.stats.bc),
-    }
-    return {f"{prefix}{k}": (v.detach().cpu() if isinstance(v, Tensor) else v) for k, v in out.items()}
 
 
 def report_arrays(target: Target, seed: int | None) -> dict[str, Any]:
     """``Analysis.arrays``: the per-latent arrays behind the report's figures (Figs 1/7, 2 and 16).
 
-    Toy: the reference standard SAE (``reference_*``: :func:`histogram_arrays`), the aligned ReLU SAE at
-    the sweep point nearest the reference's L0 (``aligned_alignment``, ``aligned_density``, ``aligned_dead``,
-    ``aligned_l1``), and a of the reference at each training snapshot (``checkpoint_alignment``,
-    ``(n_snapshots + 1, d_sae)``, the last row the end of training, at ``checkpoint_steps``, with
-    ``checkpoint_bc`` and ``checkpoint_dip_p``). Control: the
-    fresh-init SAE's a_i and its firing frequency on the evaluation tokens (``reference_*``).
+    Toy: :func:`sweep_report_arrays` of the seed's sweeps. Control: the fresh-init SAE's a_i and its firing
+    frequency on the evaluation tokens (``reference_*``).
     """
     assert seed is not None
     if target.control:
         data = toy_data(seed)
         x = data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
         return histogram_arrays(alignment_arrays(_control_sae(seed), x), "reference_")
-    arr = toy_arrays(seed)
-    return {**histogram_arrays(arr.reference, "reference_"), "reference_l1": arr.reference_l1,
-            "aligned_l1": arr.aligned_l1, "aligned_alignment": arr.aligned_alignment,
-            "aligned_density": arr.aligned_density, "aligned_dead": arr.aligned_density == 0,
-            "checkpoint_alignment": torch.stack(arr.checkpoint_alignment),
-            "checkpoint_steps": torch.tensor(arr.checkpoint_steps),
-            "checkpoint_bc": torch.tensor(arr.checkpoint_bc),
-            "checkpoint_dip_p": torch.tensor(arr.checkpoint_dip_p)}
+    return sweep_report_arrays(toy_arrays(seed).sweep)
 
 
 ANALYSES.register(Analysis(

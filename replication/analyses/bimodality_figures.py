@@ -1,12 +1,12 @@
 """Report figures of the bimodality paper, drawn from saved arrays and the records' measured scalars.
 
 Histograms (Figs 1/7, 16) and the MCS scatter (Fig 2) read the ``.npz`` the runner wrote from an analysis'
-``arrays`` (:func:`replication.analyses.bimodality.report_arrays` on the toy tier): keys ``reference_*``
-(one SAE: alignment scores, density, dead mask, MCS, mixture fit, dip p, BC), ``aligned_*`` (the aligned
-SAE at the matched sweep point) and ``checkpoint_*`` (snapshots). The sweep figures (Figs 4, 5, 10, 11) read
-the records' scalars ``{method}_{setting}_{l0,explained_variance,dead_fraction}`` (method ``standard``,
-``aligned``, ``topk``, ``aligned-topk``). Histograms show seed 0 only (the lowest saved seed); the sweeps
-show every seed.
+``arrays`` (:func:`replication.analyses.bimodality.sweep_report_arrays` on the toy and tinylm tiers): keys
+``reference_*`` (one SAE: alignment scores, density, dead mask, MCS, mixture fit, dip p, BC), ``aligned_*``
+(the aligned SAE at the matched sweep point) and ``checkpoint_*`` (snapshots). The sweep figures (Figs 4, 5,
+10, 11) read the records' scalars ``{method}_{setting}_{l0,explained_variance,dead_fraction}`` (method
+``standard``, ``aligned``, ``topk``, ``aligned-topk``) and, on LM targets, ``{method}_{setting}_ce_loss_recovered``
+(Fig 4's CE panel). Histograms show seed 0 only (the lowest saved seed); the sweeps show every seed.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def _make_snapshots(inputs: FigureInputs, path: Path) -> bool:
             ax.set_xlabel("a_i")
             ax.grid(alpha=0.3)
         lam = f", ReLU λ = {float(a['reference_l1']):g}" if "reference_l1" in a else ""
-        row[0].set_ylabel(f"seed {seed}{lam}\nlatents", fontsize=9)
+        row[0].set_ylabel(f"{target}\nseed {seed}{lam}\nlatents", fontsize=9)
     names = ", ".join(dict.fromkeys(e[1] for e in entries))
     fig.suptitle(f"Fig 16: alignment scores of the reference SAE over training ({names})", fontsize=11)
     fig.tight_layout()
@@ -228,14 +228,49 @@ def _sweep_figure(y: str, ylabel: str, suptitle: str, stat: tuple[str, str]) -> 
     return make
 
 
+def _make_ce(inputs: FigureInputs, path: Path) -> bool:
+    """CE loss recovered vs L0 of the standard and aligned ReLU sweeps, one panel per target that records it."""
+    frame = inputs.frame
+    targets = [t for t in _sweep_targets(frame)
+               if sweep_points(frame, t, "standard_", "l0", "ce_loss_recovered")]
+    if not targets:
+        return False
+    fig, axes = panel_grid(len(targets), width=5.5)
+    for ax, target in zip(axes, targets):
+        for prefix, color, name in (("standard_", "C0", "standard"), ("aligned_", "C3", "aligned")):
+            for k, (seed, xs, ys) in enumerate(sweep_points(frame, target, prefix, "l0", "ce_loss_recovered")):
+                keep = [(a, b) for a, b in zip(xs, ys) if a > 0]
+                ax.plot([a for a, _ in keep], [b for _, b in keep], "o-", color=color, alpha=0.7,
+                        label=f"{name} ReLU (one line per seed)" if k == 0 else None)
+        ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
+        ax.set_xlabel("L0 (mean active latents per token)")
+        ax.set_ylabel("CE loss recovered (App. B)")
+        ax.grid(alpha=0.3, which="both")
+        extra = ""
+        if "ce_recovered_gap_min_over_l0_overlap" in frame:
+            vals = frame[frame["target"] == target]["ce_recovered_gap_min_over_l0_overlap"].dropna()
+            if not vals.empty:
+                extra = "\nmin CE-recovered gap (aligned − standard): " + "/".join(f"{v:+.3f}" for v in vals) \
+                    + " (seeds)"
+        ax.set_title(f"{target}{extra}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("Fig 4: CE loss recovered vs L0, standard vs aligned ReLU", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
 register_figure(FigureMaker(
     paper="bimodality", name="fig7-alignment-histograms",
     caption=f"Bimodality Figs 1 and 7. Histograms of the alignment scores {_A} {_DEAD} Toy: the reference "
             "standard ReLU SAE (the λ sweep point whose L0 is nearest the data's planted L0 of 6) and the aligned "
             "ReLU SAE at the aligned sweep point nearest the reference's L0 (Fig 7's matched pair); the negative "
             "control is an untrained sae-lens standard SAE; real-tier panels (when recorded) are the pretrained "
-            "SAEs of the paper's Fig 1 as sae-lens loads them. Dashed: the two-component Gaussian mixture fitted by "
-            "EM (its lower component is the 'low mode' of bimodality.dead_cluster_at_zero); red line: a = 1. "
+            "SAEs of the paper's Fig 1 as sae-lens loads them; tinylm: the same pair for SAEs (d_sae = 512) on the "
+            "tiny LM's blocks.3.hook_resid_post, the reference being the λ sweep point whose L0 is nearest 16. "
+            "Dashed: the two-component Gaussian mixture fitted by EM (its lower component is the 'low mode' of "
+            "bimodality.dead_cluster_at_zero); red line: a = 1. "
             "Verdict rule: bimodal iff Hartigan's dip test p < 0.05 and Sarle's BC > 5/9. " + _SEED,
     make=_make_histograms,
 ))
@@ -243,7 +278,8 @@ register_figure(FigureMaker(
     paper="bimodality", name="fig2-mcs-vs-alignment",
     caption=f"Bimodality Fig 2. MCS_i (max cosine of W_dec[i] with any decoder row of a standard SAE with twice "
             f"the latents trained on the same data at the same λ) against a_i for the toy's reference standard "
-            f"SAE. {_A} Red line: a = 1. Title: Pearson r (claim bimodality.mcs_correlation). " + _SEED,
+            f"SAE (tinylm: d_sae 512 against 1024). {_A} Red line: a = 1. Title: Pearson r (claim "
+            "bimodality.mcs_correlation). " + _SEED,
     make=_make_mcs,
 ))
 register_figure(FigureMaker(
@@ -251,8 +287,9 @@ register_figure(FigureMaker(
     caption="Bimodality Figs 4 and 10 (reconstruction vs sparsity). Explained variance 1 − Σ||x − x̂||² / "
             "Σ||x − mean(x)||² (App. B, pooled over the evaluation tokens) against L0 (mean number of active "
             "latents per token), for sae-lens standard ReLU (decoder-norm-weighted L1, λ = 0.25-2) vs the aligned "
-            "ReLU SAE (λ = 0.03-1), and sae-lens TopK vs aligned TopK (k = 2, 16); d_sae = 128, every seed. The "
-            "paper plots CE loss recovered on an LM; the toy has no LM, so explained variance stands in. Title: "
+            "ReLU SAE (λ = 0.03-1), and sae-lens TopK vs aligned TopK (k = 2, 16); d_sae = 128, every seed; tinylm "
+            "(blocks.3.hook_resid_post, d_sae = 512): standard λ = 0.5-4, aligned λ = 0.25-2, k = 4, 32. The "
+            "paper plots CE loss recovered on an LM (the tinylm's is drawn separately); the toy has no LM. Title: "
             "the worst aligned − standard gap over the L0 overlap, interpolated in log L0 (claim "
             "bimodality.aligned_pareto). Points with L0 = 0 are off the log axis.",
     make=_sweep_figure("explained_variance", "explained variance (App. B)",
@@ -272,9 +309,19 @@ register_figure(FigureMaker(
 register_figure(FigureMaker(
     paper="bimodality", name="fig16-alignment-over-training",
     caption="Bimodality Fig 16 (creation of bimodality during training). Histograms of the alignment scores of "
-            "the toy's reference standard ReLU SAE at each snapshot sae-lens saved during training "
+            "the reference standard ReLU SAE (toy; tinylm) at each snapshot sae-lens saved during training "
             "(n_checkpoints = 4) and at the end, with Sarle's BC and the dip test p-value of each (claim "
             "bimodality.emerges_in_training compares the end with the first snapshot). The paper shows a TopK "
             f"SAE's SAEBench checkpoints; the toy tier snapshots its reference ReLU SAE. {_A} " + _SEED,
     make=_make_snapshots,
+))
+register_figure(FigureMaker(
+    paper="bimodality", name="fig4-ce-recovered-vs-l0",
+    caption="Bimodality Fig 4 (CE loss recovered vs sparsity), on the targets with an LM (tinylm). CE loss "
+            "recovered (H* − H_0) / (H_orig − H_0) (App. B): H* with the SAE's reconstruction spliced into the LM "
+            "at the SAE's hook (non-BOS positions), H_0 with that activation zeroed, on held-out windows; against "
+            "L0, for the standard vs aligned ReLU λ sweeps, every seed. Title: the worst aligned − standard gap "
+            "over the L0 overlap, interpolated in log L0 (reported beside bimodality.aligned_pareto, whose "
+            "condition is on explained variance on every tier).",
+    make=_make_ce,
 ))
