@@ -38,6 +38,10 @@ class Row:
     ours: str
     reason: str
     seeds: str
+    short: str = ""
+    """For rows not run: why, in a few words (needs GPU, needs weights, not implemented, ...)."""
+    control_ok: bool | None = None
+    """For a negative control: whether it behaved as its expectation says."""
 
 
 def _fmt_values(values: dict[str, tuple[float, ...]]) -> str:
@@ -65,7 +69,8 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
         for tier, target, _analysis in analyses.bindings(claim):
             if target is None:
                 reason = claim.requires.value if claim.requires else "not implemented on this tier yet"
-                rows.append(Row(claim, tier, "—", Status.NOT_RUN.value, "", reason, ""))
+                short = claim.requires.value.split(" (")[0].split(":")[0] if claim.requires else "not implemented"
+                rows.append(Row(claim, tier, "—", Status.NOT_RUN.value, "", reason, "", short))
                 continue
             recs = sorted(grouped.get((claim.id, tier.value, target.name), []), key=lambda r: (r.seed is None, r.seed))
             expectation = analyses.expectations.get((claim.id, target.name))
@@ -73,10 +78,12 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
             if not recs:
                 blocked = unavailable_reason(target)
                 reason = blocked[1] if blocked else f"not measured yet: `sae-replicate run --tier {tier.value}`"
-                rows.append(Row(claim, tier, label, Status.NOT_RUN.value, "", reason, ""))
+                short = blocked[0].value if blocked else "not measured yet"
+                rows.append(Row(claim, tier, label, Status.NOT_RUN.value, "", reason, "", short))
                 continue
             verdict = aggregate([judge(claim, record_to_measurement(r)) for r in recs])
             reason = verdict.reason
+            ok: bool | None = None
             if target.control and expectation is not None:
                 ok = verdict.status is expectation.status
                 reason = (f"control {'behaves as expected' if ok else 'DOES NOT behave as expected'}: "
@@ -85,7 +92,7 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
                 reason = (reason + " — " if reason else "") + f"known: {expectation.reason}"
             seeds = ",".join("-" if r.seed is None else str(r.seed) for r in recs)
             rows.append(Row(claim, tier, label, verdict.status.value, _fmt_values(dict(verdict.values)), reason,
-                            seeds))
+                            seeds, control_ok=ok))
     return rows
 
 
@@ -154,17 +161,27 @@ _SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "not r
 
 
 def _glance_cell(rows: list[Row]) -> str:
-    if not rows:
-        return ""
+    """One tier's verdicts of one claim: per target, or the reason it did not run (identical ones counted)."""
     parts = []
     for r in rows:
         if r.status == Status.NOT_RUN.value:
-            why = "not implemented" if "not implemented" in r.reason else r.reason.split(":")[0].split(";")[0]
-            parts.append(f"not run ({why[:60]})")
+            parts.append(f"not run: {r.short}")
+        elif r.control_ok is not None:
+            parts.append("control as expected" if r.control_ok else "control NOT as expected")
         else:
             parts.append(f"{_SHORT[r.status]} ({r.target})")
     counted = {p: parts.count(p) for p in dict.fromkeys(parts)}
     return "; ".join(p if n == 1 else f"{p} ×{n}" for p, n in counted.items())
+
+
+def _row_class(rows: list[Row]) -> str:
+    """Red if any positive target fails or a control misbehaves, green if something replicated, else grey."""
+    if any(r.control_ok is False for r in rows) or any(
+            r.status == Status.NOT_REPLICATED.value and r.control_ok is None for r in rows):
+        return "not-replicated"
+    if any(r.status == Status.REPLICATED.value for r in rows):
+        return "replicated"
+    return "not-run"
 
 
 def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord]) -> list[Block]:
@@ -187,9 +204,7 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
         mine = [r for r in rows if r.claim is claim]
         cells = [_glance_cell([r for r in mine if r.tier is t]) if t in claim.tiers else "—" for t in tiers]
         glance.append([claim.id, claim.paper_value] + cells)
-        statuses = {r.status for r in mine}
-        classes.append("not-replicated" if Status.NOT_REPLICATED.value in statuses
-                       else "replicated" if Status.REPLICATED.value in statuses else "not-run")
+        classes.append(_row_class(mine))
     blocks.append(("table", ["claim", "paper reports"] + [t.value for t in tiers], glance, classes))
     for paper in dict.fromkeys(r.claim.paper for r in rows):
         prows = [r for r in rows if r.claim.paper == paper]
@@ -200,7 +215,7 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
                                  "verdict", "why / notes"],
                        [[r.claim.id, r.tier.value, r.target, r.ours + (f" (seeds {r.seeds})" if r.seeds else ""),
                          r.claim.criterion, r.status, r.reason] for r in prows],
-                       [r.status.replace(" ", "-") for r in prows]))
+                       [_row_class([r]) for r in prows]))
         blocks.append(("ul", [f"{c.id} ({c.source}): {c.statement}. Paper: {c.paper_value}. Tolerance: "
                               f"{c.rationale}" + (f" Definition: {c.definition}" if c.definition else "")
                               for c in dict.fromkeys(r.claim for r in prows)]))
