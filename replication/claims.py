@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import math
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -194,6 +194,3 @@ def catalog_ids(text: str) -> list[str]:
 
     return sorted(set(re.findall(r"^\| ((?:antipodal|bimodality|sagsae|topk)\.[a-z0-9_]+) \|", text, re.M)))
 
-
-def iter_ids(claims: Iterable[Claim]) -> list[str]:
-    return [c.id for c in claims]
