@@ -30,6 +30,7 @@ from replication.analyses.antipodal import (
 from replication.claims import Tier
 from replication.models import unembedding
 from replication.targets import ANALYSES, Target
+from replication.tinylm import CachedActivations, availability, load_tinylm, sae_budget, tier_hooks, token_batches
 from replication.training import ToySAESpec, train_toy_sae
 from replication.verdict import Status
 
@@ -40,23 +41,16 @@ TOPK = ToySAESpec.make("topk", D_SAE, k=16, **_TRAIN)
 HELDOUT_BATCH = 64
 
 
-def _availability() -> str | None:
-    from replication.tinylm import availability
-
-    return availability()
-
 
 _DESC = "tiny LM (4 layers, d_model 128, trained by the suite), blocks.3.hook_resid_post, held-out split"
 TINYLM_JUMPRELU = Target("tinylm-antipodal-jumprelu", Tier.TINYLM, f"{_DESC}; sae-lens JumpReLU, d_sae 1024",
-                         availability=_availability)
+                         availability=availability)
 TINYLM_TOPK = Target("tinylm-antipodal-topk", Tier.TINYLM, f"{_DESC}; sae-lens TopK k = 16, d_sae 1024",
-                     availability=_availability)
+                     availability=availability)
 _SPECS = {TINYLM_JUMPRELU.name: JUMPRELU, TINYLM_TOPK.name: TOPK}
 
 
 def tinylm_inputs(target: Target, seed: int | None) -> StreamInputs:
-    from replication.tinylm import CachedActivations, load_tinylm, sae_budget, tier_hooks, token_batches
-
     if seed is None:
         raise ValueError(f"{target.name} needs an integer seed (it seeds the SAE's training)")
     hook = tier_hooks().resid_post

@@ -67,17 +67,12 @@ from replication.analyses.bimodality import (
 )
 from replication.claims import Tier
 from replication.targets import ANALYSES, Analysis, Target
+from replication.tinylm import availability, sae_budget
 from replication.training import ToySAESpec, train_toy_sae
 from replication.verdict import Status
 
 STEPS = 1000
 
-
-def _budget(spec: ToySAESpec) -> ToySAESpec:
-    """The profile's SAE budget (``full``: the spec as made; ``smoke``: a few dozen steps, plumbing only)."""
-    from replication.tinylm import sae_budget
-
-    return sae_budget(spec)
 
 
 TINYLM_SETTINGS = SweepSettings(
@@ -85,18 +80,13 @@ TINYLM_SETTINGS = SweepSettings(
     topk_ks=(4, 32),
     train=tuple(sorted(dict(training_samples=256 * STEPS, batch_size=256, lr=3e-3, lr_warm_up_steps=STEPS // 20,
                             normalize_activations="expected_average_only_in").items())),
-    l1_warm_up_steps=STEPS // 10, reference_l0=16.0, budget=_budget,
+    l1_warm_up_steps=STEPS // 10, reference_l0=16.0, budget=sae_budget,
 )
 N_EVAL: int | None = None
 """Held-out cache rows for L0 / EV / dead / density (None: all 100,000)."""
 CE_BATCHES = 4
 CE_BATCH_SIZE = 32
 
-
-def _availability() -> str | None:
-    from replication.tinylm import availability
-
-    return availability()
 
 
 TINYLM_BIMODALITY = Target(
@@ -105,7 +95,7 @@ TINYLM_BIMODALITY = Target(
     description="tiny LM (4 layers, d_model 128, trained by the suite), blocks.3.hook_resid_post: sae-lens "
                 "standard vs aligned ReLU (L1 sweeps) and TopK vs aligned TopK at d_sae = 512",
     seeds=(0, 1, 2),
-    availability=_availability,
+    availability=availability,
 )
 
 

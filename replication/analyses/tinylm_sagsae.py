@@ -63,16 +63,12 @@ from replication.analyses.sagsae import (
 )
 from replication.claims import Tier
 from replication.targets import ANALYSES, Analysis, Target
+from replication.tinylm import availability, sae_budget
 from replication.training import ToySAESpec
 from replication.verdict import Status
 
 N_EVAL = 16_384
 
-
-def _budget(spec: ToySAESpec) -> ToySAESpec:
-    from replication.tinylm import sae_budget
-
-    return sae_budget(spec)
 
 
 TINYLM = SweepSettings(
@@ -83,14 +79,9 @@ TINYLM = SweepSettings(
     one_sided_lambdas=(1.0, 3.0, 10.0),
     train=tuple(dict(training_samples=256 * 1000, batch_size=256, lr=1e-3,
                      normalize_activations="expected_average_only_in").items()),
-    budget=_budget,
+    budget=sae_budget,
 )
 
-
-def _availability() -> str | None:
-    from replication.tinylm import availability
-
-    return availability()
 
 
 _DESC = "tiny LM (4 layers, d_model 128, trained by the suite), middle layer's {cell}; SA-GSAE(256) vs Gated(512)"
@@ -101,7 +92,7 @@ CELLS = {
 }
 """Target name -> field of :class:`replication.tinylm.TierHooks` (the hook of the profile's middle layer)."""
 TARGETS = tuple(Target(name, Tier.TINYLM, _DESC.format(cell=f"hook_{field}"), seeds=(0, 1, 2),
-                       availability=_availability) for name, field in CELLS.items())
+                       availability=availability) for name, field in CELLS.items())
 RESID_MID, MLP_OUT, ATTN_OUT = TARGETS
 
 
