@@ -62,7 +62,9 @@ register(
         rationale="catalog tolerance 0.4 against the paper's 0.65.",
         definition="MCS_i = max_j cos(W_dec[i] of dictionary A, W_dec[j] of a larger dictionary B) across two "
                    "independently trained dictionaries (sae-lens rows; the paper's W_dec columns). Toy and tinylm: "
-                   "B is a standard SAE of twice the width (toy 256, tinylm 1024) at the reference SAE's lambda.",
+                   "B is a standard SAE of twice the width (toy 256, tinylm 1024) at the reference SAE's lambda; "
+                   "real: A has 4096 latents, B 16384 (the paper's next size), trained by the suite on Pythia-160M "
+                   "layer 8 and Gemma 2 2B layer 12 (replication/analyses/real_training.py).",
     ),
     Claim(
         id="bimodality.autointerp_correlation", paper=PAPER, source="§4.3, Fig 3",
@@ -110,8 +112,9 @@ register(
                    "(replication.metrics.compare_sweeps); worst gap. Collapsed points (L0 = 0) are dropped. The "
                    "catalog also names CE loss recovered: it needs an LM, which the toy lacks, and a claim runs on "
                    "a tier only where one analysis provides all its metrics, so the condition stays on explained "
-                   "variance on every tier and the tinylm tier records CE recovered beside it (per sweep point "
-                   "and ce_recovered_gap_min_over_l0_overlap, same interpolation), not as a condition.",
+                   "variance on every tier and the tinylm and real tiers record CE recovered beside it (per sweep "
+                   "point and ce_recovered_gap_min_over_l0_overlap, same interpolation), not as a condition. Real: "
+                   "4096-latent SAEs trained by the suite on Pythia-160M layer 8 and Gemma 2 2B layer 12.",
     ),
     Claim(
         id="bimodality.aligned_no_dead", paper=PAPER, source="§5.2, Fig 5, 9",

@@ -44,7 +44,7 @@ def tier_status(claim, tier) -> str:
     if analysis is None:
         return "not implemented"
     names = []
-    for target in analysis.targets:
+    for target in (t for t in analysis.targets if t.makes(claim.id)):
         blocked = unavailable_reason(target)
         names.append(target.name + (f" ({blocked[0].value})" if blocked else ""))
     return "implemented: " + ", ".join(names)

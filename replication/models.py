@@ -14,6 +14,12 @@ record which one they used.
   tests exercise with tiny GPT-2- and LLaMA-style models; transformer-lens infers Gemma 2 from the official
   name only, so a tiny Gemma-2 cannot be loaded this way (Gemma targets are exercised on a GPU machine).
 
+Architectures transformer-lens's ``HookedTransformer`` does not implement (SmolLM3, of the sagsae paper) go
+through transformer-lens 3's ``TransformerBridge.boot_transformers`` (``loader="bridge"``), which wraps the
+Hugging Face model itself and exposes the same hook names (``blocks.L.hook_resid_mid``, ``hook_mlp_out``,
+``hook_attn_out``, ...) and ``run_with_cache``; it works from a hub id or a local ``save_pretrained``
+directory (the offline tests boot a tiny SmolLM3 that way). :func:`load_lm` picks the loader.
+
 SAEs: sae-lens ``SAE.from_pretrained(release, sae_id)`` (hub or cache) or ``SAE.load_from_disk(path)``.
 
 Availability is checked *before* loading: :func:`model_availability` / :func:`sae_availability` return
@@ -53,15 +59,29 @@ def _hf_model_repo(name: str) -> str:
     return get_official_model_name(name)
 
 
-def model_availability(name: str) -> str | None:
-    """``None`` if ``name`` (an official model name or a local directory) can be loaded here; else why not
-    and how to fetch it."""
+LOADERS = ("hooked", "bridge")
+"""``hooked``: ``HookedTransformer`` (official names, local GPT-2/LLaMA-style dirs); ``bridge``:
+``TransformerBridge.boot_transformers`` (any architecture transformer-lens 3 has an adapter for)."""
+
+
+def _check_loader(loader: str) -> None:
+    if loader not in LOADERS:
+        raise ValueError(f"unknown model loader {loader!r}; known: {', '.join(LOADERS)}")
+
+
+def model_availability(name: str, loader: str = "hooked") -> str | None:
+    """``None`` if ``name`` (an official model name, a hub id for the bridge, or a local directory) can be
+    loaded here; else why not and how to fetch it."""
+    _check_loader(loader)
     if Path(name).is_dir():
         return None if (Path(name) / "config.json").exists() else f"{name} has no config.json"
-    try:
-        repo = _hf_model_repo(name)
-    except ValueError:
-        return f"{name!r} is neither a local model directory nor a transformer-lens official model name"
+    if loader == "bridge":
+        repo = name
+    else:
+        try:
+            repo = _hf_model_repo(name)
+        except ValueError:
+            return f"{name!r} is neither a local model directory nor a transformer-lens official model name"
     if _in_hf_cache(repo, "config.json") or downloads_allowed():
         return None
     return (f"model weights {repo} are not in the Hugging Face cache ({_hf_cache_dir()}); fetch them with "
@@ -126,6 +146,21 @@ def load_hooked_transformer(name: str, *, dtype: torch.dtype = torch.float32, de
                                       center_unembed=False, fold_value_biases=False,
                                       refactor_factored_attn_matrices=False)
     return model.to(device)
+
+
+def load_lm(name: str, *, loader: str = "hooked", dtype: torch.dtype = torch.float32, device: str = "cpu") -> Any:
+    """A hooked language model with unprocessed weights: :func:`load_hooked_transformer` (``loader="hooked"``)
+    or transformer-lens's ``TransformerBridge`` (``loader="bridge"``; it runs the Hugging Face modules
+    themselves, so there are no weights to process)."""
+    _check_loader(loader)
+    if loader == "hooked":
+        return load_hooked_transformer(name, dtype=dtype, device=device)
+    missing = model_availability(name, loader)
+    if missing:
+        raise FileNotFoundError(missing)
+    from transformer_lens.model_bridge import TransformerBridge
+
+    return TransformerBridge.boot_transformers(name, device=device, dtype=dtype)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ class Target:
         control: a negative control, on which claims are expected *not* to replicate.
         needs_gpu: skipped with a reason on a machine without CUDA.
         availability: returns ``None`` when the target can run here, else what is missing and how to get it.
+        claims: the claim IDs the paper makes on this target, where it makes different claims on different
+            targets of one analysis (sagsae: "dominates on both MLP-out cells and Pythia-1B resid-mid, matches
+            on the other three"); ``None``: every claim whose metrics the analysis provides.
     """
 
     name: str
@@ -47,10 +50,17 @@ class Target:
     control: bool = False
     needs_gpu: bool = False
     availability: Callable[[], str | None] = _always_available
+    claims: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not self.seeds:
             raise ValueError(f"target {self.name!r} has no seed")
+        if self.claims is not None and not self.claims:
+            raise ValueError(f"target {self.name!r} restricts its claims to none")
+
+    def makes(self, claim_id: str) -> bool:
+        """Whether ``claim_id`` is measured on this target (see ``claims``)."""
+        return self.claims is None or claim_id in self.claims
 
 
 MetricValues = Mapping[str, float]
@@ -130,14 +140,19 @@ class AnalysisRegistry:
         """Every (tier, target, analysis) a claim runs on; ``(tier, None, None)`` where none exists yet.
 
         A negative-control target is bound only where an expectation for the claim is registered, so that
-        no control test can pass without asserting something.
+        no control test can pass without asserting something; a target that lists its claims
+        (:attr:`Target.claims`) is bound only to those.
         """
         for tier in sorted(claim.tiers, key=lambda t: list(Tier).index(t)):
             analysis = self.analysis_for(claim, tier)
             if analysis is None:
                 yield tier, None, None
                 continue
-            for target in analysis.targets:
+            targets = [t for t in analysis.targets if t.makes(claim.id)]
+            if not targets:
+                yield tier, None, None
+                continue
+            for target in targets:
                 if target.control and (claim.id, target.name) not in self.expectations:
                     continue
                 yield tier, target, analysis

@@ -75,7 +75,13 @@ class _Batches(Iterator[Tensor]):
         return self.data.sample(self.batch_size, self.generator)
 
 
-def build_training_sae(spec: ToySAESpec, d_in: int) -> Any:
+def data_device(data: ToyData) -> str:
+    """Where SAEs train on ``data``: its ``device`` attribute if it has one (LM activations on a GPU
+    machine), else ``"cpu"``. Batches are drawn on the CPU; sae-lens's trainer moves each to the SAE."""
+    return str(getattr(data, "device", "cpu"))
+
+
+def build_training_sae(spec: ToySAESpec, d_in: int, device: str = "cpu") -> Any:
     """A fresh sae-lens ``TrainingSAE`` of ``spec``'s architecture (from sae-lens's registry)."""
     import replication.saes  # noqa: F401  (registers this package's architectures in sae-lens)
     from sae_lens.registry import SAE_TRAINING_CLASS_REGISTRY
@@ -84,7 +90,7 @@ def build_training_sae(spec: ToySAESpec, d_in: int) -> Any:
         raise KeyError(f"unknown SAE architecture {spec.architecture!r}; sae-lens knows: "
                        f"{', '.join(sorted(SAE_TRAINING_CLASS_REGISTRY))}")
     sae_cls, cfg_cls = SAE_TRAINING_CLASS_REGISTRY[spec.architecture]
-    cfg = cfg_cls(d_in=d_in, d_sae=spec.d_sae, **dict(spec.options))
+    cfg = cfg_cls(d_in=d_in, d_sae=spec.d_sae, device=device, **dict(spec.options))
     return sae_cls(cfg)
 
 
@@ -113,7 +119,8 @@ def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None,
     from sae_lens.training.sae_trainer import SAETrainer
 
     torch.manual_seed(seed)
-    sae = build_training_sae(spec, data.d_in)
+    device = data_device(data)
+    sae = build_training_sae(spec, data.d_in, device)
     generator = torch.Generator().manual_seed(10_000 + seed)
     trainer_cfg = SAETrainerConfig(
         total_training_samples=spec.training_samples,
@@ -124,7 +131,7 @@ def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None,
         n_checkpoints=spec.n_checkpoints,
         checkpoint_path=None,
         save_final_checkpoint=False,
-        device="cpu",
+        device=device,
         # as sae_lens.synthetic.train_toy_sae: no wandb, evals disabled
         logger=LoggingConfig(log_to_wandb=False, eval_every_n_wandb_logs=2**31 - 1),
         **dict(spec.trainer_options),
@@ -167,6 +174,8 @@ def train_toy_sae(spec: ToySAESpec, data: ToyData, seed: int) -> TrainedSAE:
     key = (spec, data_key, seed)
     if key not in _MEMO:
         config = {"kind": "toy-sae", "spec": asdict(spec), "data": json.loads(data_key), "seed": seed}
+        if data_device(data) != "cpu":  # a GPU-trained SAE is not bit-identical to a CPU-trained one
+            config["device"] = data_device(data)
 
         def build(tmp: Path) -> None:
             sae = fit(spec, data, seed, out_dir=tmp)

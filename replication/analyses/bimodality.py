@@ -348,7 +348,8 @@ def _splice_hook(sae: Any, keep: Tensor) -> Any:
     """A hook replacing the activation by the SAE's reconstruction where ``keep`` (batch, pos) is True."""
 
     def hook_fn(act: Tensor, hook: Any) -> Tensor:  # noqa: ARG001
-        recon = sae.decode(sae.encode(act)).to(act.dtype)
+        w = getattr(sae, "W_dec", None)  # a float32 SAE on a bfloat16 model: encode in the SAE's dtype
+        recon = sae.decode(sae.encode(act if w is None else act.to(w.dtype))).to(act.dtype)
         return torch.where(keep[..., None], recon, act)
 
     return hook_fn
@@ -440,14 +441,28 @@ def _snapshot_steps(trained: Any) -> tuple[int, ...]:
                  for i in range(len(trained.checkpoints)))
 
 
-def sweep_arrays(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int) -> SweepArrays:
-    """Train (or load) every SAE of ``settings`` on ``data`` (a ``ToyData``) with ``seed`` and measure them
-    on the evaluation tokens ``x``: the data-agnostic core that the toy and tinylm tiers share.
+class ReluSweep(NamedTuple):
+    """The standard and aligned ReLU sweeps of one (data, seed), with the reference SAE and its MCS."""
 
-    Standard and aligned ReLU sweeps, standard and aligned TopK at each k, the reference standard SAE
-    (nearest ``settings.reference_l0``) with its snapshots and a larger dictionary for MCS, the aligned SAE
-    matched to the reference's L0, and the short aligned runs observed at every step.
-    """
+    reference_l1: float
+    """lambda of the reference standard SAE (the standard sweep point whose L0 is nearest ``reference_l0``)."""
+    reference: Any
+    """The reference's :class:`replication.training.TrainedSAE` (its snapshots too)."""
+    reference_arrays: AlignmentArrays
+    """The reference's alignment arrays, with MCS against a standard SAE of width ``d_sae_larger``."""
+    points: tuple[SweepPoint, ...]
+    """Every standard point, then every aligned point."""
+    standard: dict[float, Any]
+    """lambda -> trained standard SAE."""
+    aligned: dict[float, Any]
+    """lambda -> trained aligned SAE."""
+
+
+def relu_sweep(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int) -> ReluSweep:
+    """Train (or load) both ReLU sweeps of ``settings`` on ``data`` (a ``ToyData``) with ``seed``, the
+    reference standard SAE's larger dictionary, and measure them on the evaluation tokens ``x``: what every
+    tier that trains SAEs shares (the real tier stops here; :func:`sweep_arrays` adds TopK, snapshots and
+    the per-step check)."""
     standard = {lam: train_toy_sae(settings.standard_spec(lam), data, seed) for lam in settings.l1_standard}
     relu = [evaluate(t.sae, x, "standard", lam) for lam, t in standard.items()]
     ref_l1 = min(relu, key=lambda p: abs(math.log(max(p.l0, 1e-3) / settings.reference_l0))).setting
@@ -455,10 +470,24 @@ def sweep_arrays(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_
     larger = train_toy_sae(settings.standard_spec(ref_l1, d_sae=settings.d_sae_larger, n_checkpoints=0),
                            data, seed).sae
     reference = alignment_arrays(ref.sae, x, larger)
-    traj = [alignment_scores(c.W_enc.detach(), c.W_dec.detach()) for c in ref.checkpoints] + [reference.alignment]
-
     aligned_saes = {lam: train_toy_sae(settings.aligned_spec(lam), data, seed).sae for lam in settings.l1_aligned}
     relu += [evaluate(sae, x, "aligned", lam) for lam, sae in aligned_saes.items()]
+    return ReluSweep(ref_l1, ref, reference, tuple(relu), {lam: t.sae for lam, t in standard.items()},
+                     aligned_saes)
+
+
+def sweep_arrays(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int) -> SweepArrays:
+    """Train (or load) every SAE of ``settings`` on ``data`` (a ``ToyData``) with ``seed`` and measure them
+    on the evaluation tokens ``x``: the data-agnostic core that the toy and tinylm tiers share.
+
+    Standard and aligned ReLU sweeps (:func:`relu_sweep`), standard and aligned TopK at each k, the
+    reference standard SAE (nearest ``settings.reference_l0``) with its snapshots and a larger dictionary
+    for MCS, the aligned SAE matched to the reference's L0, and the short aligned runs observed at every step.
+    """
+    rs = relu_sweep(settings, data, x, seed)
+    ref_l1, ref, reference, relu, aligned_saes = (rs.reference_l1, rs.reference, rs.reference_arrays,
+                                                  list(rs.points), rs.aligned)
+    traj = [alignment_scores(c.W_enc.detach(), c.W_dec.detach()) for c in ref.checkpoints] + [reference.alignment]
     topk = [evaluate(train_toy_sae(settings.topk_spec(k, al), data, seed).sae, x,
                      "aligned-topk" if al else "topk", k)
             for al in (False, True) for k in settings.topk_ks]

@@ -8,8 +8,8 @@ the inputs an analysis reads (model + SAE + W_U + token stream) and registers th
 - bimodality: the SAEs of the paper's Fig 1 (Pythia-70m res-sm, LLaMA-3-8B-it res-jh, SAEBench Gemma-2-2B
   TopK 4k) — the distribution claims (``scores_bimodal``, ``good_cluster_at_one``, ``dead_cluster_at_zero``),
   from the SAE's weights and its firing counts over the token stream. The claims that need SAEs trained by
-  us at full scale (``aligned_pareto``, ``aligned_no_dead``, ``mcs_correlation``) are not wired to the real
-  tier yet.
+  the suite on real activations (``aligned_pareto``, ``aligned_no_dead``, ``mcs_correlation``, and every
+  sagsae claim of the real tier) are in :mod:`replication.analyses.real_training`.
 """
 
 from __future__ import annotations

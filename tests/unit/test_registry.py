@@ -109,3 +109,21 @@ def test_control_targets_are_bound_only_with_an_expectation() -> None:
 
 def test_tier_values() -> None:
     assert [t.value for t in Tier] == ["toy", "tinylm", "real"]
+
+
+def test_a_target_listing_its_claims_is_bound_only_to_those() -> None:
+    from replication.targets import Analysis, AnalysisRegistry, Target
+
+    claim = _claim("topk.a")
+    other = _claim("topk.b")
+    only_b = Target("t-b", Tier.TOY, "d", claims=frozenset({"topk.b"}))
+    every = Target("t-all", Tier.TOY, "d")
+    registry = AnalysisRegistry()
+    registry.register(Analysis("a", Tier.TOY, (only_b, every), frozenset(claim.metrics), lambda t, s: {}))
+    assert [t.name for _, t, _ in registry.bindings(claim)] == ["t-all"]
+    assert [t.name for _, t, _ in registry.bindings(other)] == ["t-b", "t-all"]
+    lonely = AnalysisRegistry()
+    lonely.register(Analysis("a", Tier.TOY, (only_b,), frozenset(claim.metrics), lambda t, s: {}))
+    assert list(lonely.bindings(claim)) == [(Tier.TOY, None, None)]  # no target makes it: not implemented
+    with pytest.raises(ValueError, match="restricts its claims to none"):
+        Target("t", Tier.TOY, "d", claims=frozenset())

@@ -1,0 +1,258 @@
+"""Activations of any language model at any hookpoints, cached on disk once, for training SAEs on them.
+
+The real tier trains its own SAEs (bimodality §5: standard vs aligned ReLU SAEs on Pythia-160M and Gemma 2
+2B; sagsae: SA-GSAE vs Gated on Pythia-1B and SmolLM3-3B). Every SAE of a sweep reads the same
+activations, so the model runs over the text once per :class:`ActivationCacheSpec` and the activations of
+all its hooks go to disk (memory-mapped ``.npy``, the layout of the tinylm tier's cache, so that
+:class:`replication.tinylm.activations.CachedActivations` reads both); SAEs then train from the cache by
+drawing rows uniformly with replacement (:class:`LMActivations`, a ``ToyData``).
+
+Definitions:
+
+- Tokens: the text source is tokenised with the model's tokenizer, concatenated, and cut into contexts of
+  ``ctx_len`` tokens, each starting with BOS (:func:`replication.real.token_batches`). Positions whose
+  input token is BOS (or the pad token) are **excluded** from the cache (their activations are outliers of
+  much larger norm; sae-lens's ``exclude_special_tokens`` does the same).
+- Held-out split: if ``eval_text`` is given (bimodality §5.1: trained on the Pile, tested on OpenWebText),
+  the held-out rows come from it; otherwise — or when a local text folder replaces every source
+  (``SAE_REPLICATION_TEXT``) — from the first ``heldout_tokens`` of ``text``, and the train rows from the
+  tokens after them (disjoint contexts).
+- Hooks: a transformer-lens hook name, or a sum ``"a+b"`` of hook names of one forward pass. Pythia (GPT-NeoX)
+  blocks run attention and MLP in parallel, so they have no ``hook_resid_mid``; the sagsae paper's
+  "resid-mid" of Pythia-1B is then taken as ``blocks.L.hook_resid_pre+blocks.L.hook_attn_out`` (the
+  stream a sequential block would carry between attention and MLP; = ``resid_post - mlp_out``), a choice
+  stated here because the paper does not give one.
+- Storage dtype float16 by default (the SAE trains in float32 on the rows it draws).
+
+The cache directory is keyed by the spec (:func:`replication.cache.cached_dir`, kind ``lm-activations``)
+and written atomically; its ``manifest.json`` records the model's resolved config, the token counts and
+the BOS rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from replication.io import write_json_atomic
+from replication.models import load_lm, model_availability
+from replication.real import TEXT_ENV, TextSource, token_batches
+
+__all__ = ["ActivationCacheSpec", "LMActivations", "build_activation_cache", "hook_components",
+           "activation_cache_dir"]
+
+_DTYPES = {"float16": np.float16, "float32": np.float32}
+
+
+def hook_components(hook: str) -> tuple[str, ...]:
+    """The hook names a hook expression sums: ``"a+b"`` -> ``("a", "b")``; ``"a"`` -> ``("a",)``."""
+    parts = tuple(p.strip() for p in hook.split("+"))
+    if not all(parts):
+        raise ValueError(f"malformed hook expression {hook!r}: expected 'name' or 'name+name'")
+    return parts
+
+
+@dataclass(frozen=True)
+class ActivationCacheSpec:
+    """Which model, hooks, text and how many tokens to cache."""
+
+    model: str
+    """A transformer-lens official name, a hub id (``loader="bridge"``) or a local ``save_pretrained`` dir."""
+    hooks: tuple[str, ...]
+    text: TextSource
+    train_tokens: int
+    heldout_tokens: int
+    eval_text: TextSource | None = None
+    loader: str = "hooked"
+    model_dtype: str = "float32"
+    ctx_len: int = 1024
+    batch_size: int = 8
+    """Contexts per forward pass."""
+    store_dtype: str = "float16"
+    name: str = field(default="", compare=False)
+    """For messages and progress bars only (not part of the cache key)."""
+
+    def __post_init__(self) -> None:
+        if not self.hooks:
+            raise ValueError("an activation cache needs at least one hook")
+        for hook in self.hooks:
+            hook_components(hook)
+        if self.store_dtype not in _DTYPES:
+            raise ValueError(f"store_dtype must be one of {sorted(_DTYPES)}, got {self.store_dtype!r}")
+        if min(self.train_tokens, self.heldout_tokens, self.ctx_len, self.batch_size) <= 0:
+            raise ValueError(f"token counts, ctx_len and batch_size must be positive: {self}")
+
+    def key(self) -> dict[str, Any]:
+        """The JSON configuration that keys the cache directory (and every SAE trained on it)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
+        out["hooks"] = list(self.hooks)
+        out["text"] = dataclasses.asdict(self.text)
+        out["eval_text"] = None if self.eval_text is None else dataclasses.asdict(self.eval_text)
+        local = os.environ.get(TEXT_ENV)
+        if local:  # a local folder replaces every text source: the cache is of that text
+            out["local_text"] = str(Path(local).resolve())
+        return out
+
+    def availability(self) -> str | None:
+        for missing in (model_availability(self.model, self.loader), self.text.availability(),
+                        None if self.eval_text is None else self.eval_text.availability()):
+            if missing:
+                return missing
+        return None
+
+
+def _forward(model: Any, tokens: Tensor, spec: ActivationCacheSpec, exclude: tuple[int, ...]) -> dict[str, Tensor]:
+    """``{hook: (n_kept, d_model)}`` for one batch of contexts, special-token positions dropped."""
+    names = sorted({c for h in spec.hooks for c in hook_components(h)})
+    known = set(model.hook_dict)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise KeyError(f"{spec.name or spec.model}: unknown hooks {unknown}; this model has e.g. "
+                       f"{sorted(k for k in known if k.startswith('blocks.0.'))[:8]}")
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens.to(device), names_filter=lambda n: n in names)
+    keep = torch.ones_like(tokens, dtype=torch.bool)
+    for token_id in exclude:
+        keep &= tokens != token_id
+    keep = keep.to(device)
+    out = {}
+    for hook in spec.hooks:
+        parts = hook_components(hook)
+        act = cache[parts[0]].float()
+        for p in parts[1:]:
+            act = act + cache[p].float()
+        out[hook] = act[keep].cpu()
+    return out
+
+
+def _fill(model: Any, spec: ActivationCacheSpec, batches: Iterator[Tensor], arrays: dict[str, np.ndarray],
+          n: int, exclude: tuple[int, ...], desc: str) -> int:
+    from tqdm.auto import tqdm
+
+    filled = 0
+    with tqdm(total=n, desc=desc, unit="tok", unit_scale=True) as bar:
+        for batch in batches:
+            if filled >= n:
+                break
+            acts = _forward(model, batch, spec, exclude)
+            take = min(len(next(iter(acts.values()))), n - filled)
+            for hook, act in acts.items():
+                arrays[hook][filled:filled + take] = act[:take].numpy().astype(_DTYPES[spec.store_dtype])
+            filled += take
+            bar.update(take)
+    return filled
+
+
+def build_activation_cache(spec: ActivationCacheSpec, out: Path, device: str | None = None) -> dict[str, Any]:
+    """Run ``spec.model`` over the text and write every hook's activations (special tokens excluded) into
+    ``out`` (``<hook>.{train,heldout}.npy`` + ``manifest.json``). Fails, naming the shortfall, if the text
+    holds fewer tokens than asked."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    start = time.perf_counter()
+    model = load_lm(spec.model, loader=spec.loader, dtype=getattr(torch, spec.model_dtype), device=device)
+    tok = model.tokenizer
+    if tok is None:
+        raise ValueError(f"model {spec.model} has no tokenizer; cannot tokenise text for {spec.name or spec.model}")
+    exclude = tuple(i for i in (tok.bos_token_id, tok.pad_token_id) if i is not None)
+    d_model = int(model.cfg.d_model)
+
+    def stream(text: TextSource, n_tokens: int) -> Iterator[Tensor]:
+        # token_batches counts non-BOS tokens; one batch more covers pad tokens and the split boundary
+        return token_batches(tok, text.texts(), n_tokens=n_tokens + spec.ctx_len * spec.batch_size,
+                             ctx_len=spec.ctx_len, batch_size=spec.batch_size, bos_token_id=tok.bos_token_id)
+
+    def memmaps(split: str, n: int) -> dict[str, np.ndarray]:
+        return {h: np.lib.format.open_memmap(out / f"{h}.{split}.npy", mode="w+", dtype=_DTYPES[spec.store_dtype],
+                                             shape=(n, d_model)) for h in spec.hooks}
+
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    if spec.eval_text is None or os.environ.get(TEXT_ENV):  # one text: held-out first, then train
+        batches = stream(spec.text, spec.heldout_tokens + spec.train_tokens)
+        plan = (("heldout", spec.heldout_tokens, batches), ("train", spec.train_tokens, batches))
+    else:
+        plan = (("heldout", spec.heldout_tokens, stream(spec.eval_text, spec.heldout_tokens)),
+                ("train", spec.train_tokens, stream(spec.text, spec.train_tokens)))
+    for split, n, batches in plan:
+        arrays = memmaps(split, n)
+        counts[split] = _fill(model, spec, batches, arrays, n, exclude, f"{spec.name or spec.model} {split}")
+        for arr in arrays.values():
+            arr.flush()
+        del arrays
+        if counts[split] < n:
+            raise ValueError(f"{spec.name or spec.model}: the text gave only {counts[split]} {split} tokens "
+                             f"(special tokens excluded) of the {n} asked for")
+    manifest = {
+        "hooks": list(spec.hooks), "dtype": spec.store_dtype, "d_model": d_model, "spec": spec.key(),
+        "excluded_token_ids": list(exclude),
+        "bos_rule": "positions whose input token is BOS or pad are excluded (every context starts with BOS)",
+        "splits": {s: {"tokens": c} for s, c in counts.items()},
+        "model_config": {k: str(v) for k, v in vars(model.cfg).items() if not k.startswith("_")},
+        "device": device, "seconds": time.perf_counter() - start,
+    }
+    write_json_atomic(out / "manifest.json", manifest)
+    return manifest
+
+
+def activation_cache_dir(spec: ActivationCacheSpec) -> Path:
+    """The cache of ``spec``: built now (atomically) if absent."""
+    from replication.cache import cached_dir
+
+    missing = spec.availability()
+    if missing:
+        raise FileNotFoundError(f"{spec.name or spec.model}: {missing}")
+    return cached_dir("lm-activations", spec.key(), lambda tmp: build_activation_cache(spec, tmp))
+
+
+class LMActivations:
+    """One hook of an :class:`ActivationCacheSpec` as a ``ToyData`` for :func:`replication.training.
+    train_toy_sae`: ``sample`` draws train rows uniformly with replacement (float32, CPU);
+    ``eval_batch(n)`` gives the first ``n`` held-out rows. The cache is built on first use, not before:
+    ``config()`` (the key of every SAE trained on it) needs only the spec. SAEs train on ``device``
+    (CUDA when available): sae-lens's trainer moves each batch there."""
+
+    def __init__(self, spec: ActivationCacheSpec, hook: str, device: str | None = None):
+        if hook not in spec.hooks:
+            raise KeyError(f"hook {hook!r} is not in the cache spec {spec.name or spec.model}: {spec.hooks}")
+        self.spec, self.hook = spec, hook
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._cached: Any = None
+
+    def _data(self) -> Any:
+        if self._cached is None:
+            from replication.tinylm.activations import CachedActivations
+
+            self._cached = CachedActivations(activation_cache_dir(self.spec), self.hook)
+        return self._cached
+
+    @property
+    def d_in(self) -> int:
+        return self._data().d_in
+
+    def config(self) -> dict[str, Any]:
+        return {"kind": "lm-activations", "cache": self.spec.key(), "hook": self.hook}
+
+    def sample(self, n: int, generator: torch.Generator) -> Float[Tensor, "n d_in"]:
+        return self._data().sample(n, generator)
+
+    @property
+    def n_heldout(self) -> int:
+        return self._data().n_heldout
+
+    def eval_batch(self, n: int | None = None) -> Float[Tensor, "n d_in"]:
+        return self._data().eval_batch(n)
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self._data().directory / "manifest.json").read_text())
