@@ -3,7 +3,7 @@
 The sweeps' records carry, per (target, seed), ``sagsae_lam<λ>_{l0,r2,dead_fraction}`` and
 ``gated_lam<λ>_{l0,r2,dead_fraction}`` (:func:`replication.analyses.sagsae.sweep_metrics`); the figure draws
 R² and the dead fraction against L0 for both sweeps, one line per seed, one row per target (the toy's two
-cells, then the tinylm tier's three cells), so it also works for a run recorded on another machine.
+cells, the tinylm tier's three, the real tier's six), so it also works for a run recorded on another machine.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ _COLUMNS = (("r2", "R² = 1 - FVU_pooled"), ("dead_fraction", "dead fraction"))
 
 
 def _targets() -> list[tuple[str, str, int]]:
-    """``(target, tier, H)`` of every sagsae sweep target, in registration order (toy, then tinylm)."""
-    from replication.analyses import sagsae, tinylm_sagsae
+    """``(target, tier, H)`` of every sagsae sweep target, in registration order (toy, tinylm, real)."""
+    from replication.analyses import real_training, sagsae, tinylm_sagsae
 
     return ([(t.name, t.tier.value, sagsae.TOY.h) for t in (sagsae.TOY_BIPOLAR, sagsae.TOY_UNIPOLAR)]
-            + [(t.name, t.tier.value, tinylm_sagsae.TINYLM.h) for t in tinylm_sagsae.TARGETS])
+            + [(t.name, t.tier.value, tinylm_sagsae.TINYLM.h) for t in tinylm_sagsae.TARGETS]
+            + [(c.name, c.tier.value, real_training.SAGSAE_SETTINGS.sweep.h) for c in real_training.SAGSAE_CELLS])
 
 
 def _make(inputs: FigureInputs, path: Path) -> bool:

@@ -28,9 +28,10 @@ def _row(tier: str, target: str, seed: int, shift: float) -> dict:
     return row
 
 
-def test_figure_draws_toy_and_tinylm_cells(tmp_path: Path) -> None:
+def test_figure_draws_toy_tinylm_and_real_cells(tmp_path: Path) -> None:
     rows = [_row("toy", "toy-sagsae-bipolar", s, s) for s in range(3)]
     rows += [_row("tinylm", "tinylm-sagsae-mlp-out", s, s) for s in range(3)]
+    rows += [_row("real", "pythia-1b-sagsae-mlp-out", s, s) for s in range(3)]
     rows[-1]["sagsae_lam3_l0"] = 0.0  # a collapsed point: off the log axis, not an error
     out = tmp_path / "fig.png"
     assert _maker().make(FigureInputs(pd.DataFrame(rows), tmp_path), out)
@@ -41,3 +42,12 @@ def test_figure_is_absent_without_sagsae_records(tmp_path: Path) -> None:
     frame = pd.DataFrame([{"tier": "toy", "target": "toy-sparse", "seed": 0, "topk_k2_l0": 2.0}])
     assert not _maker().make(FigureInputs(frame, tmp_path), tmp_path / "fig.png")
     assert not _maker().make(FigureInputs(pd.DataFrame(), tmp_path), tmp_path / "fig.png")
+
+
+def test_figure_knows_every_sagsae_sweep_target() -> None:
+    from replication.analyses import sagsae_figures
+    from replication.targets import load_all
+
+    sweep_targets = {t.name for a in load_all().analyses.values()
+                     if a.name in ("sagsae-toy", "sagsae-tinylm", "sagsae-real") for t in a.targets}
+    assert {name for name, _, _ in sagsae_figures._targets()} == sweep_targets
