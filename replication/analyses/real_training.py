@@ -6,10 +6,11 @@ LMActivations` caches a model's activations at the cell's hooks once (BOS and pa
 every SAE of the cell trains from that cache through sae-lens's trainer, on CUDA when there is one.
 
 **bimodality** (§5.1-5.2, Fig 4, 5, 12-15; App. "the same settings as in SAE Bench"): standard vs aligned
-ReLU SAEs with dictionary size 4096 on the residual stream after layer 8 of Pythia-160M and layer 12 of
-Gemma 2 2B, trained on the Pile (``monology/pile-uncopyrighted``, the de-copyrighted Pile SAEBench streams)
-and tested on OpenWebText. Claims: ``aligned_pareto`` (EV at matched L0; CE loss recovered recorded beside
-it, as on the tinylm), ``aligned_no_dead``, and ``mcs_correlation`` (the reference standard SAE against a
+ReLU SAEs with dictionary size 4096 on the residual stream after layer 8 of Pythia-160M (the deduped
+model, which SAEBench's dictionary_learning setting trains on) and layer 12 of Gemma 2 2B, trained on the
+Pile (``monology/pile-uncopyrighted``, the de-copyrighted Pile SAEBench streams) and tested on OpenWebText.
+Claims: ``aligned_pareto`` (EV at matched L0; CE loss recovered recorded beside it, as on the tinylm),
+``aligned_no_dead``, and ``mcs_correlation`` (the reference standard SAE against a
 standard SAE of 16,384 latents, the paper's next dictionary size, at the same lambda; the paper's own Fig 2
 used Elriggs' Pythia-70m MLP SAEs, which sae-lens does not ship). Settings not given by the paper, stated:
 
@@ -175,11 +176,11 @@ _BIM_TRAIN = dict(training_samples=50_000_000, batch_size=4096, lr=3e-4)
 BIMODALITY_CELLS = (
     TrainingCell(
         "pythia-160m-l8-bimodality-training",
-        "Pythia-160M resid_post layer 8: standard vs aligned ReLU SAEs (4,096 latents) trained by the suite "
+        "Pythia-160M-deduped resid_post layer 8: standard vs aligned ReLU SAEs (4,096 latents) trained by the suite "
         "on the Pile, tested on OpenWebText",
-        ActivationCacheSpec("EleutherAI/pythia-160m", ("blocks.8.hook_resid_post",), PILE, train_tokens=10_000_000,
-                            heldout_tokens=100_000, eval_text=OPENWEBTEXT, ctx_len=128, batch_size=256,
-                            name="pythia-160m-l8"),
+        ActivationCacheSpec("EleutherAI/pythia-160m-deduped", ("blocks.8.hook_resid_post",), PILE,
+                            train_tokens=10_000_000, heldout_tokens=100_000, eval_text=OPENWEBTEXT, ctx_len=128,
+                            batch_size=256, name="pythia-160m-l8"),
         "blocks.8.hook_resid_post"),
     TrainingCell(
         "gemma-2-2b-l12-bimodality-training",
@@ -212,7 +213,8 @@ class SagsaeRealSettings:
 def sagsae_settings(d_in: int, train: dict[str, Any], h: int | None = None, **kwargs: Any) -> SagsaeRealSettings:
     steps = train["training_samples"] // train["batch_size"]
     sweep = sag.SweepSettings(
-        h=4 * d_in if h is None else h, sagsae_lambdas=(0.1, 0.3, 1.0, 3.0), gated_lambdas=(1.0, 3.0, 10.0), operating_lambda=1.0,
+        h=4 * d_in if h is None else h, sagsae_lambdas=(0.1, 0.3, 1.0, 3.0), gated_lambdas=(1.0, 3.0, 10.0),
+        operating_lambda=1.0,
         train=tuple({**train, "lr_warm_up_steps": steps // 20,
                      "normalize_activations": "expected_average_only_in"}.items()))
     return SagsaeRealSettings(sweep, **kwargs)

@@ -88,7 +88,8 @@ def test_cache_holds_the_forward_activations_without_bos(fixture_dir: Path, tmp_
     direct = _direct(model, spec, 120)
     held = {h: torch.from_numpy(np.load(tmp_path / "c" / f"{h}.heldout.npy").astype("float32")) for h in spec.hooks}
     # float16 storage: relative error <= 2^-11 of each value
-    torch.testing.assert_close(held["blocks.2.hook_resid_post"], direct["blocks.2.hook_resid_post"], rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(held["blocks.2.hook_resid_post"], direct["blocks.2.hook_resid_post"], rtol=1e-3,
+                               atol=1e-3)
     # a sequential (GPT-2) block: resid_pre + attn_out is exactly its resid_mid
     mid = direct["blocks.1.hook_resid_pre"] + direct["blocks.1.hook_attn_out"]
     torch.testing.assert_close(held[derived], mid, rtol=1e-3, atol=1e-3)
@@ -107,7 +108,8 @@ def test_parallel_block_resid_mid_is_resid_post_minus_mlp_out(tiny_models: dict[
                                d["blocks.1.hook_resid_post"] - d["blocks.1.hook_mlp_out"], rtol=1e-5, atol=1e-5)
 
 
-def test_smollm3_loads_through_the_bridge_and_caches_its_three_cells(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+def test_smollm3_loads_through_the_bridge_and_caches_its_three_cells(tiny_models: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
     hooks = ("blocks.1.hook_resid_mid", "blocks.1.hook_mlp_out", "blocks.1.hook_attn_out")
@@ -217,8 +219,8 @@ def test_sagsae_training_path_end_to_end(model: str, tiny_models: dict[str, Path
 
     hook = "blocks.1.hook_resid_pre+blocks.1.hook_attn_out" if model == "neox" else "blocks.1.hook_resid_mid"
     loader = "hooked" if model == "neox" else "bridge"
-    cell = TrainingCell(f"tiny-{model}-sagsae", "fixture", _spec(tiny_models[model], (hook, "blocks.1.hook_mlp_out"),
-                        loader=loader), hook, seeds=(0,), needs_gpu=False)
+    spec = _spec(tiny_models[model], (hook, "blocks.1.hook_mlp_out"), loader=loader)
+    cell = TrainingCell(f"tiny-{model}-sagsae", "fixture", spec, hook, seeds=(0,), needs_gpu=False)
     settings = sagsae_settings(32, dict(training_samples=64 * 30, batch_size=64, lr=1e-3), h=32, n_eval=100,
                                plumbing_only=True)
     values = sagsae_measure(cell, settings, 0)
