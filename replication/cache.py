@@ -40,6 +40,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def is_built(path: Path) -> bool:
+    """Whether ``path`` (a :func:`cached_dir` directory) holds a complete artefact."""
+    return (path / _DONE).exists()
+
+
 def cached_dir(kind: str, config: Mapping[str, Any], build: Callable[[Path], None],
                root: Path | None = None) -> Path:
     """The directory of the artefact ``(kind, config)``, building it with ``build(tmp_dir)`` if absent."""

@@ -104,7 +104,21 @@ class ActivationCacheSpec:
             out["local_text"] = str(Path(local).resolve())
         return out
 
+    def cached_path(self) -> Path:
+        """Where the cache of this spec lives (built or not)."""
+        from replication.cache import cache_root, config_hash
+
+        return cache_root() / "lm-activations" / config_hash(self.key())
+
+    def is_cached(self) -> bool:
+        from replication.cache import is_built
+
+        return is_built(self.cached_path())
+
     def availability(self) -> str | None:
+        """``None`` if the cache is built, or the model and the text can be had to build it; else what is missing."""
+        if self.is_cached():
+            return None
         for missing in (model_availability(self.model, self.loader), self.text.availability(),
                         None if self.eval_text is None else self.eval_text.availability()):
             if missing:
@@ -210,7 +224,7 @@ def activation_cache_dir(spec: ActivationCacheSpec) -> Path:
     """The cache of ``spec``: built now (atomically) if absent."""
     from replication.cache import cached_dir
 
-    missing = spec.availability()
+    missing = spec.availability()  # None once built: a warm cache needs neither the model nor the text
     if missing:
         raise FileNotFoundError(f"{spec.name or spec.model}: {missing}")
     return cached_dir("lm-activations", spec.key(), lambda tmp: build_activation_cache(spec, tmp))

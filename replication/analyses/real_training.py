@@ -56,6 +56,7 @@ from replication.analyses import bimodality as bim
 from replication.analyses import sagsae as sag
 from replication.claims import Tier
 from replication.lm_activations import ActivationCacheSpec, LMActivations
+from replication.models import model_availability
 from replication.real import TextSource, token_batches
 from replication.targets import ANALYSES, Analysis, Target
 
@@ -76,10 +77,18 @@ class TrainingCell:
     claims: frozenset[str] | None = None
     tier: Tier = Tier.REAL
     needs_gpu: bool = True
+    runs_model: bool = False
+    """Whether the analysis runs the model itself besides reading the cache (bimodality: CE loss recovered)."""
+
+    def availability(self) -> str | None:
+        """What is missing: the model and text to build the activation cache (nothing once it is built), and
+        the model where the analysis runs it."""
+        return self.cache.availability() or (model_availability(self.cache.model, self.cache.loader)
+                                             if self.runs_model else None)
 
     def target(self) -> Target:
         return Target(self.name, self.tier, self.description, seeds=self.seeds, needs_gpu=self.needs_gpu,
-                      availability=self.cache.availability, claims=self.claims)
+                      availability=self.availability, claims=self.claims)
 
     def data(self) -> LMActivations:
         return LMActivations(self.cache, self.hook)
@@ -181,7 +190,7 @@ BIMODALITY_CELLS = (
         ActivationCacheSpec("EleutherAI/pythia-160m-deduped", ("blocks.8.hook_resid_post",), PILE,
                             train_tokens=10_000_000, heldout_tokens=100_000, eval_text=OPENWEBTEXT, ctx_len=128,
                             batch_size=256, name="pythia-160m-l8"),
-        "blocks.8.hook_resid_post"),
+        "blocks.8.hook_resid_post", runs_model=True),
     TrainingCell(
         "gemma-2-2b-l12-bimodality-training",
         "Gemma 2 2B resid_post layer 12: standard vs aligned ReLU SAEs (4,096 latents) trained by the suite on "
@@ -189,7 +198,7 @@ BIMODALITY_CELLS = (
         ActivationCacheSpec("google/gemma-2-2b", ("blocks.12.hook_resid_post",), PILE, train_tokens=5_000_000,
                             heldout_tokens=100_000, eval_text=OPENWEBTEXT, model_dtype="bfloat16", ctx_len=128,
                             batch_size=64, name="gemma-2-2b-l12"),
-        "blocks.12.hook_resid_post"),
+        "blocks.12.hook_resid_post", runs_model=True),
 )
 BIMODALITY_SETTINGS = {
     "pythia-160m-l8-bimodality-training": bimodality_settings(768, _BIM_TRAIN),

@@ -11,6 +11,7 @@ nothing (random weights, a few dozen steps) and are not asserted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -136,6 +137,30 @@ def test_bad_cache_requests_say_what_is_wrong(fixture_dir: Path, tmp_path: Path)
         _spec(fixture_dir / "tiny-model", ("blocks.1.hook_resid_pre+",))
     with pytest.raises(KeyError, match="not in the cache spec"):
         LMActivations(_spec(fixture_dir / "tiny-model", ("blocks.2.hook_resid_post",)), "blocks.1.hook_mlp_out")
+
+
+def test_a_built_cache_needs_no_model_weights(fixture_dir: Path) -> None:
+    """With a warm activation cache a sagsae cell runs without the model's weights (HF_HUB_OFFLINE and no
+    weights on a machine that only holds the cache); a bimodality cell still needs the model (it splices SAEs
+    into it for CE loss recovered). (The text is part of the cache key, so it cannot be dropped here.)"""
+    from replication.analyses.real_training import TrainingCell
+    from replication.lm_activations import activation_cache_dir
+
+    spec = _spec(fixture_dir / "tiny-model", ("blocks.2.hook_resid_post",))
+    assert not spec.is_cached()
+    path = activation_cache_dir(spec)
+    assert spec.is_cached() and spec.cached_path() == path
+    moved = spec.model + "-moved"
+    Path(spec.model).rename(moved)
+    try:
+        assert spec.availability() is None
+        assert TrainingCell("c", "d", spec, spec.hooks[0]).availability() is None
+        why = TrainingCell("c", "d", spec, spec.hooks[0], runs_model=True).availability()
+        assert why is not None and spec.model in why
+        unbuilt = dataclasses.replace(spec, train_tokens=401).availability()
+        assert unbuilt is not None and spec.model in unbuilt
+    finally:
+        Path(moved).rename(spec.model)
 
 
 def test_real_training_targets_without_weights_skip_with_the_download_command(tmp_path: Path,
