@@ -40,6 +40,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def artefact_path(kind: str, config: Mapping[str, Any], root: Path | None = None) -> Path:
+    """Where :func:`cached_dir` keeps the artefact ``(kind, config)``, built or not."""
+    return (root or cache_root()) / kind / config_hash(config)
+
+
 def is_built(path: Path) -> bool:
     """Whether ``path`` (a :func:`cached_dir` directory) holds a complete artefact."""
     return (path / _DONE).exists()
@@ -48,8 +53,8 @@ def is_built(path: Path) -> bool:
 def cached_dir(kind: str, config: Mapping[str, Any], build: Callable[[Path], None],
                root: Path | None = None) -> Path:
     """The directory of the artefact ``(kind, config)``, building it with ``build(tmp_dir)`` if absent."""
-    path = (root or cache_root()) / kind / config_hash(config)
-    if (path / _DONE).exists():
+    path = artefact_path(kind, config, root)
+    if is_built(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
@@ -57,12 +62,12 @@ def cached_dir(kind: str, config: Mapping[str, Any], build: Callable[[Path], Non
         build(tmp)
         write_json_atomic(tmp / "config.json", dict(config))
         (tmp / _DONE).write_text("")
-        if path.exists() and not (path / _DONE).exists():
+        if path.exists() and not is_built(path):
             shutil.rmtree(path)  # a leftover without DONE is no artefact
         try:
             os.rename(tmp, path)
         except OSError:
-            if not (path / _DONE).exists():
+            if not is_built(path):
                 raise
             # another process (a parallel test worker) finished the same artefact first: keep theirs
     finally:

@@ -38,21 +38,23 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from replication.cache import artefact_path, cached_dir, is_built
 from replication.io import write_json_atomic
-from replication.models import load_lm, model_availability
+from replication.models import best_device, load_lm, model_availability
 from replication.real import TEXT_ENV, TextSource, token_batches
 
-__all__ = ["ActivationCacheSpec", "LMActivations", "build_activation_cache", "hook_components",
-           "activation_cache_dir"]
+__all__ = ["ActivationCacheSpec", "LMActivations", "activation_cache_dir", "build_activation_cache",
+           "hook_components", "special_token_ids"]
 
 _DTYPES = {"float16": np.float16, "float32": np.float32}
+CACHE_KIND = "lm-activations"
 
 
 def hook_components(hook: str) -> tuple[str, ...]:
@@ -106,13 +108,9 @@ class ActivationCacheSpec:
 
     def cached_path(self) -> Path:
         """Where the cache of this spec lives (built or not)."""
-        from replication.cache import cache_root, config_hash
-
-        return cache_root() / "lm-activations" / config_hash(self.key())
+        return artefact_path(CACHE_KIND, self.key())
 
     def is_cached(self) -> bool:
-        from replication.cache import is_built
-
         return is_built(self.cached_path())
 
     def availability(self) -> str | None:
@@ -126,17 +124,37 @@ class ActivationCacheSpec:
         return None
 
 
-def _forward(model: Any, tokens: Tensor, spec: ActivationCacheSpec, exclude: tuple[int, ...]) -> dict[str, Tensor]:
-    """``{hook: (n_kept, d_model)}`` for one batch of contexts, special-token positions dropped."""
+def special_token_ids(tokenizer: Any) -> tuple[int, ...]:
+    """The token ids whose positions are excluded everywhere on LM targets: BOS and pad (those that exist)."""
+    return tuple(i for i in (tokenizer.bos_token_id, tokenizer.pad_token_id) if i is not None)
+
+
+class _HookPlan(NamedTuple):
+    names: list[str]
+    """Every hook name the spec's hook expressions read."""
+    stop_at_layer: int | None
+    """One past the last block read (the rest of the model need not run); ``None``: run it all."""
+
+
+def _hook_plan(model: Any, spec: ActivationCacheSpec) -> _HookPlan:
+    """Check the spec's hooks against the model once, and how far the forward must go."""
     names = sorted({c for h in spec.hooks for c in hook_components(h)})
     known = set(model.hook_dict)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise KeyError(f"{spec.name or spec.model}: unknown hooks {unknown}; this model has e.g. "
                        f"{sorted(k for k in known if k.startswith('blocks.0.'))[:8]}")
+    layers = [int(n.split(".")[1]) for n in names if n.startswith("blocks.") and n.split(".")[1].isdigit()]
+    return _HookPlan(names, max(layers) + 1 if len(layers) == len(names) else None)
+
+
+def _forward(model: Any, tokens: Tensor, spec: ActivationCacheSpec, plan: _HookPlan,
+             exclude: tuple[int, ...]) -> dict[str, Tensor]:
+    """``{hook: (n_kept, d_model)}`` for one batch of contexts, special-token positions dropped."""
     device = next(model.parameters()).device
     with torch.no_grad():
-        _, cache = model.run_with_cache(tokens.to(device), names_filter=lambda n: n in names)
+        _, cache = model.run_with_cache(tokens.to(device), names_filter=lambda n: n in plan.names,
+                                        stop_at_layer=plan.stop_at_layer)
     keep = torch.ones_like(tokens, dtype=torch.bool)
     for token_id in exclude:
         keep &= tokens != token_id
@@ -151,8 +169,8 @@ def _forward(model: Any, tokens: Tensor, spec: ActivationCacheSpec, exclude: tup
     return out
 
 
-def _fill(model: Any, spec: ActivationCacheSpec, batches: Iterator[Tensor], arrays: dict[str, np.ndarray],
-          n: int, exclude: tuple[int, ...], desc: str) -> int:
+def _fill(model: Any, spec: ActivationCacheSpec, plan: _HookPlan, batches: Iterator[Tensor],
+          arrays: dict[str, np.ndarray], n: int, exclude: tuple[int, ...], desc: str) -> int:
     from tqdm.auto import tqdm
 
     filled = 0
@@ -160,7 +178,7 @@ def _fill(model: Any, spec: ActivationCacheSpec, batches: Iterator[Tensor], arra
         for batch in batches:
             if filled >= n:
                 break
-            acts = _forward(model, batch, spec, exclude)
+            acts = _forward(model, batch, spec, plan, exclude)
             take = min(len(next(iter(acts.values()))), n - filled)
             for hook, act in acts.items():
                 arrays[hook][filled:filled + take] = act[:take].numpy().astype(_DTYPES[spec.store_dtype])
@@ -173,13 +191,14 @@ def build_activation_cache(spec: ActivationCacheSpec, out: Path, device: str | N
     """Run ``spec.model`` over the text and write every hook's activations (special tokens excluded) into
     ``out`` (``<hook>.{train,heldout}.npy`` + ``manifest.json``). Fails, naming the shortfall, if the text
     holds fewer tokens than asked."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or best_device()
     start = time.perf_counter()
     model = load_lm(spec.model, loader=spec.loader, dtype=getattr(torch, spec.model_dtype), device=device)
     tok = model.tokenizer
     if tok is None:
         raise ValueError(f"model {spec.model} has no tokenizer; cannot tokenise text for {spec.name or spec.model}")
-    exclude = tuple(i for i in (tok.bos_token_id, tok.pad_token_id) if i is not None)
+    exclude = special_token_ids(tok)
+    plan = _hook_plan(model, spec)
     d_model = int(model.cfg.d_model)
 
     def stream(text: TextSource, n_tokens: int) -> Iterator[Tensor]:
@@ -195,13 +214,13 @@ def build_activation_cache(spec: ActivationCacheSpec, out: Path, device: str | N
     counts = {}
     if spec.eval_text is None or os.environ.get(TEXT_ENV):  # one text: held-out first, then train
         batches = stream(spec.text, spec.heldout_tokens + spec.train_tokens)
-        plan = (("heldout", spec.heldout_tokens, batches), ("train", spec.train_tokens, batches))
+        splits = (("heldout", spec.heldout_tokens, batches), ("train", spec.train_tokens, batches))
     else:
-        plan = (("heldout", spec.heldout_tokens, stream(spec.eval_text, spec.heldout_tokens)),
-                ("train", spec.train_tokens, stream(spec.text, spec.train_tokens)))
-    for split, n, batches in plan:
+        splits = (("heldout", spec.heldout_tokens, stream(spec.eval_text, spec.heldout_tokens)),
+                  ("train", spec.train_tokens, stream(spec.text, spec.train_tokens)))
+    for split, n, batches in splits:
         arrays = memmaps(split, n)
-        counts[split] = _fill(model, spec, batches, arrays, n, exclude, f"{spec.name or spec.model} {split}")
+        counts[split] = _fill(model, spec, plan, batches, arrays, n, exclude, f"{spec.name or spec.model} {split}")
         for arr in arrays.values():
             arr.flush()
         del arrays
@@ -222,12 +241,10 @@ def build_activation_cache(spec: ActivationCacheSpec, out: Path, device: str | N
 
 def activation_cache_dir(spec: ActivationCacheSpec) -> Path:
     """The cache of ``spec``: built now (atomically) if absent."""
-    from replication.cache import cached_dir
-
     missing = spec.availability()  # None once built: a warm cache needs neither the model nor the text
     if missing:
         raise FileNotFoundError(f"{spec.name or spec.model}: {missing}")
-    return cached_dir("lm-activations", spec.key(), lambda tmp: build_activation_cache(spec, tmp))
+    return cached_dir(CACHE_KIND, spec.key(), lambda tmp: build_activation_cache(spec, tmp))
 
 
 class LMActivations:
@@ -241,7 +258,7 @@ class LMActivations:
         if hook not in spec.hooks:
             raise KeyError(f"hook {hook!r} is not in the cache spec {spec.name or spec.model}: {spec.hooks}")
         self.spec, self.hook = spec, hook
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or best_device()
         self._cached: Any = None
 
     def _data(self) -> Any:

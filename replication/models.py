@@ -59,6 +59,11 @@ def _hf_model_repo(name: str) -> str:
     return get_official_model_name(name)
 
 
+def best_device() -> str:
+    """``"cuda"`` where torch sees a GPU, else ``"cpu"``: where LM targets load their model and train SAEs."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 LOADERS = ("hooked", "bridge")
 """``hooked``: ``HookedTransformer`` (official names, local GPT-2/LLaMA-style dirs); ``bridge``:
 ``TransformerBridge.boot_transformers`` (any architecture transformer-lens 3 has an adapter for)."""

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from replication.claims import Tier
-from replication.models import SAESource, downloads_allowed, load_hooked_transformer, model_availability
+from replication.models import SAESource, best_device, downloads_allowed, load_hooked_transformer, model_availability
 from replication.targets import Target
 
 TEXT_ENV = "SAE_REPLICATION_TEXT"
@@ -115,7 +115,7 @@ class LMTargetSpec:
 
     def load(self) -> tuple[Any, Any]:
         """``(model, sae)`` on the best device, in the spec's dtype."""
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = best_device()
         dtype = getattr(torch, self.dtype)
         model = load_hooked_transformer(self.model, dtype=dtype, device=device)
         sae = self.sae.load(device=device, dtype=self.dtype)

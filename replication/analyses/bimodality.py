@@ -316,6 +316,42 @@ def sweep_metrics(aligned: list[SweepPoint], standard: list[SweepPoint],
     return out
 
 
+
+def point_metrics(points: tuple[SweepPoint, ...] | list[SweepPoint]) -> dict[str, float]:
+    """``{method}_{setting:g}_{l0,explained_variance,dead_fraction}`` of every sweep point (the report's curves)."""
+    out: dict[str, float] = {}
+    for p in points:
+        tag = f"{p.method}_{p.setting:g}"
+        out.update({f"{tag}_l0": p.l0, f"{tag}_explained_variance": p.explained_variance,
+                    f"{tag}_dead_fraction": p.dead_fraction})
+    return out
+
+
+def relu_sweep_metrics(points: tuple[SweepPoint, ...], allow_disjoint: bool = False) -> dict[str, float]:
+    """:func:`sweep_metrics` of the aligned vs standard points of a ReLU sweep, and every point's scalars."""
+    out = sweep_metrics([p for p in points if p.method == "aligned"], [p for p in points if p.method == "standard"],
+                        allow_disjoint)
+    out.update(point_metrics(points))
+    return out
+
+
+def ce_recovered_metrics(losses: "SplicedLosses", points: tuple[SweepPoint, ...],
+                         allow_disjoint: bool = False) -> dict[str, float]:
+    """CE loss recovered (App. B) of every spliced ReLU sweep point (``losses.h_star`` keyed ``(method,
+    lambda)``) and its worst aligned - standard gap at matched L0 (:func:`matched_l0_gaps`): recorded beside
+    ``aligned_pareto``, not a condition of it."""
+    out = {"h_orig": losses.h_orig, "h_zero_ablation": losses.h_zero}
+    ce = {key: losses.recovered(key) for key in losses.h_star}
+    for (method, lam), value in ce.items():
+        out[f"{method}_{lam:g}_ce_loss_recovered"] = value
+    l0 = {(p.method, p.setting): p.l0 for p in points}
+
+    def pts(method: str) -> list[tuple[float, float]]:
+        return [(l0[k], ce[k]) for k in ce if k[0] == method]
+
+    out["ce_recovered_gap_min_over_l0_overlap"] = matched_l0_gaps(pts("aligned"), pts("standard"), allow_disjoint)[0]
+    return out
+
 class SplicedLosses(NamedTuple):
     """Mean next-token cross-entropy (nats) of an LM on the same tokens, three ways (App. B)."""
 
@@ -526,18 +562,14 @@ def sweep_measure(arr: SweepArrays, allow_disjoint: bool = False) -> dict[str, f
     """
     out = alignment_metrics(arr.reference)
     out["max_abs_alignment_minus_one_during_training"] = arr.exact_deviation
-    out.update(sweep_metrics([p for p in arr.relu_sweep if p.method == "aligned"],
-                             [p for p in arr.relu_sweep if p.method == "standard"], allow_disjoint))
+    out.update(relu_sweep_metrics(arr.relu_sweep, allow_disjoint))
     ev = {(p.method, int(p.setting)): p.explained_variance for p in arr.topk_sweep}
     ks = sorted({int(p.setting) for p in arr.topk_sweep})
     gain = {k: ev[("aligned-topk", k)] - ev[("topk", k)] for k in ks}
     out["topk_gain_largest_minus_smallest_k"] = gain[max(ks)] - gain[min(ks)]
     out["reference_l1"] = arr.reference_l1
     out["bimodality_coefficient_end_minus_first_checkpoint"] = arr.checkpoint_bc[-1] - arr.checkpoint_bc[0]
-    for p in arr.relu_sweep + arr.topk_sweep:
-        tag = f"{p.method}_{p.setting:g}"
-        out.update({f"{tag}_l0": p.l0, f"{tag}_explained_variance": p.explained_variance,
-                    f"{tag}_dead_fraction": p.dead_fraction})
+    out.update(point_metrics(arr.topk_sweep))
     return out
 
 

@@ -55,8 +55,8 @@ from torch import Tensor
 from replication.analyses import bimodality as bim
 from replication.analyses import sagsae as sag
 from replication.claims import Tier
-from replication.lm_activations import ActivationCacheSpec, LMActivations
-from replication.models import model_availability
+from replication.lm_activations import ActivationCacheSpec, LMActivations, special_token_ids
+from replication.models import best_device, load_lm, model_availability
 from replication.real import TextSource, token_batches
 from replication.targets import ANALYSES, Analysis, Target
 
@@ -142,21 +142,15 @@ def bimodality_measure(cell: TrainingCell, settings: BimodalityRealSettings, see
     rs = bim.relu_sweep(settings.sweep, data, x, seed)
     out = bim.alignment_metrics(rs.reference_arrays)
     out["reference_l1"] = rs.reference_l1
-    out.update(bim.sweep_metrics([p for p in rs.points if p.method == "aligned"],
-                                 [p for p in rs.points if p.method == "standard"], settings.plumbing_only))
-    for p in rs.points:
-        tag = f"{p.method}_{p.setting:g}"
-        out.update({f"{tag}_l0": p.l0, f"{tag}_explained_variance": p.explained_variance,
-                    f"{tag}_dead_fraction": p.dead_fraction})
-    out.update(_ce_recovered(cell, settings, rs))
+    out.update(bim.relu_sweep_metrics(rs.points, settings.plumbing_only))
+    out.update(bim.ce_recovered_metrics(_spliced_losses(cell, settings, rs), rs.points, settings.plumbing_only))
     return out
 
 
-def _ce_recovered(cell: TrainingCell, settings: BimodalityRealSettings, rs: bim.ReluSweep) -> dict[str, float]:
-    from replication.models import load_lm
-
+def _spliced_losses(cell: TrainingCell, settings: BimodalityRealSettings, rs: bim.ReluSweep) -> bim.SplicedLosses:
+    """H_orig, H_0 and every ReLU sweep point's H* on ``settings.ce_contexts`` held-out contexts."""
     spec = cell.cache
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = best_device()
     model = load_lm(spec.model, loader=spec.loader, dtype=getattr(torch, spec.model_dtype), device=device)
     tok = model.tokenizer
     text = spec.eval_text or spec.text
@@ -165,20 +159,8 @@ def _ce_recovered(cell: TrainingCell, settings: BimodalityRealSettings, rs: bim.
     # float32 copies on the model's device (the splice casts the activation to the SAE's dtype and back)
     saes = {("standard", lam): copy.deepcopy(sae).to(device) for lam, sae in rs.standard.items()}
     saes |= {("aligned", lam): copy.deepcopy(sae).to(device) for lam, sae in rs.aligned.items()}
-    ignore = tuple(i for i in (tok.bos_token_id, tok.pad_token_id) if i is not None)
-    losses = bim.spliced_losses(model, cell.hook, saes, (b.to(device) for b in batches), ignore_tokens=ignore)
-    out = {"h_orig": losses.h_orig, "h_zero_ablation": losses.h_zero}
-    ce = {key: losses.recovered(key) for key in losses.h_star}
-    for (method, lam), value in ce.items():
-        out[f"{method}_{lam:g}_ce_loss_recovered"] = value
-    l0 = {(p.method, p.setting): p.l0 for p in rs.points}
-
-    def pts(method: str) -> list[tuple[float, float]]:
-        return [(l0[k], ce[k]) for k in ce if k[0] == method]
-
-    out["ce_recovered_gap_min_over_l0_overlap"] = bim.matched_l0_gaps(pts("aligned"), pts("standard"),
-                                                                      settings.plumbing_only)[0]
-    return out
+    return bim.spliced_losses(model, cell.hook, saes, (b.to(device) for b in batches),
+                              ignore_tokens=special_token_ids(tok))
 
 
 _BIM_TRAIN = dict(training_samples=50_000_000, batch_size=4096, lr=3e-4)

@@ -59,7 +59,7 @@ from replication.analyses.bimodality import (
     SplicedLosses,
     SweepArrays,
     SweepSettings,
-    matched_l0_gaps,
+    ce_recovered_metrics,
     spliced_losses,
     sweep_arrays,
     sweep_measure,
@@ -138,16 +138,7 @@ def measure(target: Target, seed: int | None) -> dict[str, float]:
     arr = tinylm_arrays(seed)
     plumbing = TINYLM_SETTINGS.plumbing_only
     out = sweep_measure(arr.sweep, allow_disjoint=plumbing)
-    out["h_orig"], out["h_zero_ablation"] = arr.losses.h_orig, arr.losses.h_zero
-    l0 = {(p.method, p.setting): p.l0 for p in arr.sweep.relu_sweep}
-    ce = {key: arr.losses.recovered(key) for key in arr.losses.h_star}
-    for (method, lam), value in ce.items():
-        out[f"{method}_{lam:g}_ce_loss_recovered"] = value
-
-    def pts(method: str) -> list[tuple[float, float]]:
-        return [(l0[k], ce[k]) for k in ce if k[0] == method]
-
-    out["ce_recovered_gap_min_over_l0_overlap"] = matched_l0_gaps(pts("aligned"), pts("standard"), plumbing)[0]
+    out.update(ce_recovered_metrics(arr.losses, arr.sweep.relu_sweep, plumbing))
     return out
 
 

@@ -111,6 +111,7 @@ def test_parallel_block_resid_mid_is_resid_post_minus_mlp_out(tiny_models: dict[
 
 def test_smollm3_loads_through_the_bridge_and_caches_its_three_cells(tiny_models: dict[str, Path],
                                                                      tmp_path: Path) -> None:
+    import numpy as np
     from transformers import AutoModelForCausalLM
 
     hooks = ("blocks.1.hook_resid_mid", "blocks.1.hook_mlp_out", "blocks.1.hook_attn_out")
@@ -121,9 +122,13 @@ def test_smollm3_loads_through_the_bridge_and_caches_its_three_cells(tiny_models
     _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.startswith("blocks.1.hook_"))
     torch.testing.assert_close(cache["blocks.1.hook_resid_pre"] + cache["blocks.1.hook_attn_out"],
                                cache["blocks.1.hook_resid_mid"])
-    manifest = build_activation_cache(_spec(tiny_models["smollm3"], hooks, loader="bridge"), tmp_path / "s",
-                                      device="cpu")
+    spec = _spec(tiny_models["smollm3"], hooks, loader="bridge")
+    manifest = build_activation_cache(spec, tmp_path / "s", device="cpu")  # stops after block 1 of 4
     assert manifest["hooks"] == list(hooks) and manifest["splits"]["train"]["tokens"] == 400
+    direct = _direct(model, spec, 120)  # full forward
+    for hook in hooks:  # float16 storage: relative rounding 2^-11
+        held = torch.from_numpy(np.load(tmp_path / "s" / f"{hook}.heldout.npy").astype("float32"))
+        torch.testing.assert_close(held, direct[hook], rtol=1e-3, atol=1e-3)
 
 
 def test_bad_cache_requests_say_what_is_wrong(fixture_dir: Path, tmp_path: Path) -> None:
