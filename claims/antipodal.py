@@ -6,18 +6,36 @@ rho_k(w) = ||P_k w|| / ||w|| with P_k the projector on the top-k residual PCs (c
 over the non-BOS tokens; the paper's Eq. 1 prints a sum; the text's "fraction of the norm" is this ratio);
 rho_k of the encoder (W_enc[:, i], sae-lens layout) where the paper uses Eq. 1 as written (§3.1, §3.4,
 App B) and of the decoder (W_dec[i]) where it says so (§3.2, Fig 1b); U_{-1} = U[:, -1] of the SVD of W_U
-(d_model x d_vocab), compared up to sign; s_i = max_{j != i} cos(W_enc[:, i], W_enc[:, j]) *
-cos(W_dec[i], W_dec[j]); the top pair is the latent with the highest s and its argmax partner. The real
-tier uses the paper's k (300 PCs, 10 bottom W_U vectors) on every model; the toy tier (d_model 32) keeps
-their fractions of Gemma's 2304 (4 PCs, U_{-1} alone). A fraction over an empty set is 0 (so it never
-replicates a claim). Toy seed spreads quoted below: seeds 0-2, JumpReLU / TopK targets.
+(d_model x d_vocab), compared up to sign, under both readings of W_U (:data:`WU_READINGS`); s_i =
+max_{j != i} cos(W_enc[:, i], W_enc[:, j]) * cos(W_dec[i], W_dec[j]); "the pair" (§3.2, Fig 2a, 5b, 6) is
+the dense latent (density > 0.1) whose decoder has the largest |cos| with U_{-1}, and its s-partner (each
+reading has its own). The real tier uses the paper's k (300 PCs, 10 bottom W_U vectors) on every model;
+the toy tier (d_model 32) keeps their fractions of Gemma's 2304 (4 PCs, U_{-1} alone). A fraction over an
+empty set is 0; claims that presuppose a non-empty set say so as a precondition.
 Metrics: :mod:`replication.metrics.antipodal`; measurement: :mod:`replication.analyses.antipodal`.
 """
 
-from replication.claims import Claim, conditions, register, tiers
+from replication.claims import Claim, OpenChoice, Reading, conditions, register, tiers
 
 PAPER = "antipodal"
 _ALL = tiers("toy", "tinylm", "real")
+
+#: which W_U the paper's SVD reads (§3.2 says "W_U"; App A says the authors used TransformerLens)
+WU_READINGS = OpenChoice(
+    name="W_U",
+    readings=(
+        Reading("processed", "W_U as TransformerLens's default loading makes it: final-norm gain folded in, "
+                             "centred along d_model for a LayerNorm model, unembedding centred over the vocabulary; "
+                             "the trivial all-ones left singular vector that centring creates is excluded"),
+        Reading("raw", "the model's unembedding as stored, no norm folded, no centring"),
+    ),
+    primary="processed",
+    why="App A: the analyses use TransformerLens, whose default loading (HookedTransformer.from_pretrained) "
+        "processes W_U this way; the paper names no other.",
+)
+#: reported beside every claim that reads U_{-1}: can the target show the mechanism at all?
+_SPECTRUM = ("wu_sv_min_over_median", "wu_sv_min_over_next")
+_HAS_DENSE = conditions(("n_dense", ">=", 1))
 
 register(
     Claim(
@@ -56,46 +74,54 @@ register(
         paper_value="qualitative co-composition (Fig 1b)",
         conditions=conditions(("spearman_rho_pc_vs_rho_wu", ">", 0.3),
                               ("top_outliers_in_both", ">=", 1.0)),
-        tiers=_ALL,
+        tiers=_ALL, readings=WU_READINGS, reported=_SPECTRUM,
         rationale="catalog: Spearman > 0.3 and the top outliers lie in both subspaces.",
         definition="Spearman over latents between rho_k(W_dec[i]) on the top-k PCs and on the bottom-10 "
                    "left singular vectors of W_U (sign-invariant); top_outliers_in_both: the fraction of the "
                    "2 latents with the highest PC composition (a pair, Fig 1b) whose W_U bottom composition "
-                   "is strictly above that of at least 90% of the other latents.",
+                   "is strictly above that of at least 90% of the other latents. Reported: the W_U spectrum's "
+                   "smallest singular value over its median and over the next smallest.",
     ),
     Claim(
         id="antipodal.pairs_are_antipodal", paper=PAPER, source="§3.2, Fig 1c",
         statement="outliers cluster in pairs whose encoder and decoder cosines are both close to -1",
         paper_value="both cosines close to -1",
-        conditions=conditions(("top_pair_max_cosine", "<=", -0.9)),
-        tiers=_ALL,
-        rationale="catalog: both cosines <= -0.9 for the top pair (toy: -0.9998 on every seed / -0.9989 to "
-                  "-0.9990).",
-        definition="top pair: the latent with the highest pairwise score s and its argmax partner; "
-                   "top_pair_max_cosine = max(cos(enc_i, enc_j), cos(dec_i, dec_j)).",
+        conditions=conditions(("u1_pair_max_cosine", "<=", -0.9), ("frac_both_outliers_antipodal", ">=", 0.5)),
+        preconditions=_HAS_DENSE + conditions(("n_both_outliers", ">=", 1)),
+        tiers=_ALL, readings=WU_READINGS, reported=("n_both_outliers", "u1_pair_abs_cos_u1") + _SPECTRUM,
+        rationale="catalog: the U_{-1} pair has both cosines <= -0.9, and a majority (fraction >= 0.5) of the "
+                  "outliers with high composition in both subspaces have an s-partner with both cosines <= -0.9.",
+        definition="the pair: the dense latent whose decoder has the largest |cos| with U_{-1}, and its "
+                   "s-partner; u1_pair_max_cosine = max(cos(enc_i, enc_j), cos(dec_i, dec_j)). Outliers in both "
+                   "subspaces (§3.2): rho_k(W_dec[i]) > 0.7 on the top PCs (§3.1's cut) and a bottom-W_U "
+                   "composition strictly above that of >= 90% of the other latents (a rank cut: the composition "
+                   "has no absolute scale across k / d_model); frac_both_outliers_antipodal: the fraction of them "
+                   "whose s-partner has both cosines <= -0.9.",
     ),
     Claim(
         id="antipodal.pair_never_coactive", paper=PAPER, source="App B, Fig 5b",
         statement="the dense pair is virtually never active on the same token",
         paper_value="virtually never",
-        conditions=conditions(("top_pair_coactivation_rate", "<=", 0.01), ("top_pair_min_density", ">", 0.1)),
-        tiers=_ALL,
+        conditions=conditions(("u1_pair_coactivation_rate", "<=", 0.01), ("u1_pair_min_density", ">", 0.1)),
+        preconditions=_HAS_DENSE,
+        tiers=_ALL, readings=WU_READINGS, reported=_SPECTRUM,
         rationale="catalog: co-activation rate <= 0.01; the claim is about the dense pair, so both latents "
                   "must be dense (the paper's density line 0.1, §2): two rare latents are never co-active "
-                  "by chance alone (toy: co-activation 0 on every seed; min density 0.359/0.367/0.362 / "
-                  "0.304/0.328/0.341).",
-        definition="fraction of (non-BOS) tokens on which both latents of the top pair are active; "
-                   "top_pair_min_density = the lower density of the two.",
+                  "by chance alone.",
+        definition="the pair as in antipodal.pairs_are_antipodal; fraction of (non-BOS) tokens on which both "
+                   "are active; u1_pair_min_density = the lower density of the two.",
     ),
     Claim(
         id="antipodal.pair_diff_tracks_u1", paper=PAPER, source="§3.2, Fig 2a",
         statement="the pair's activation difference tracks the residual along U_{-1}",
         paper_value="corr 0.99",
-        conditions=conditions(("abs_corr_pair_diff_u1", ">=", 0.95)),
-        tiers=_ALL,
+        conditions=conditions(("abs_corr_u1_pair_diff", ">=", 0.95)),
+        preconditions=_HAS_DENSE,
+        tiers=_ALL, readings=WU_READINGS, reported=_SPECTRUM,
         rationale="catalog tolerance 0.95 against the paper's 0.99; compared up to sign because the sign of "
-                  "U_{-1} is arbitrary (toy: 0.9958-0.9959 / 0.9879-0.9885).",
-        definition="|Pearson(f_i - f_j, x . U_{-1})| over tokens, for the top pair (i, j).",
+                  "U_{-1} is arbitrary.",
+        definition="|Pearson(f_i - f_j, x . U_{-1})| over tokens, for the pair (i, j) of "
+                   "antipodal.pairs_are_antipodal.",
     ),
     Claim(
         id="antipodal.u1_norm_rises_with_depth", paper=PAPER, source="§3.2, Fig 2b",
@@ -103,7 +129,7 @@ register(
         paper_value="rises, jumps at the final layer",
         conditions=conditions(("final_minus_max_earlier_u1_fraction", ">", 0.0),
                               ("spearman_layer_u1_fraction", ">", 0.5)),
-        tiers=tiers("tinylm", "real"),
+        tiers=tiers("tinylm", "real"), readings=WU_READINGS, reported=_SPECTRUM,
         rationale="catalog: final-layer fraction above every earlier layer's, Spearman(layer, fraction) > 0.5.",
         definition="fraction = mean_t |x_t . U_{-1}| / ||x_t|| of hook_resid_post per layer.",
     ),
@@ -112,9 +138,9 @@ register(
         statement="the residual along U_{-1} correlates significantly with output entropy",
         paper_value="significant correlation over 100k tokens",
         conditions=conditions(("abs_corr_u1_entropy", ">=", 0.3), ("p_corr_u1_entropy", "<", 1e-3)),
-        tiers=_ALL,
-        rationale="catalog: |Pearson| >= 0.3 with p < 1e-3 (scipy.stats.pearsonr) (toy: 0.365/0.369/0.376, a "
-                  "property of the data alone, so equal for both SAEs).",
+        tiers=_ALL, readings=WU_READINGS, reported=_SPECTRUM,
+        rationale="catalog: |Pearson| >= 0.3 with p < 1e-3 (scipy.stats.pearsonr); a property of the model "
+                  "and data alone, so equal for every SAE of a target.",
         definition="|Pearson(x . U_{-1}, H(softmax(logits)))|, H in nats, over non-BOS tokens, x the "
                    "SAE's input; on the toy tier the logits are LayerNorm(x) @ W_U of the toy unembedding.",
     ),
@@ -124,7 +150,7 @@ register(
         paper_value="most",
         conditions=conditions(("frac_very_dense_paired", ">", 0.5)),
         tiers=_ALL,
-        rationale="catalog: fraction > 0.5 ('most') (toy: 1.0 on every seed, 2 latents above 0.3).",
+        rationale="catalog: fraction > 0.5 ('most').",
         definition="among latents with density > 0.3, the fraction with s_i > 0.9 (0 if there is none).",
     ),
     Claim(
@@ -134,9 +160,15 @@ register(
         conditions=conditions(("spearman_rho_s", ">", 0.0), ("p_spearman_rho_s", "<", 1e-3),
                               ("spearman_rho_density", ">", 0.0), ("p_spearman_rho_density", "<", 1e-3)),
         tiers=_ALL,
-        rationale="catalog: both Spearman correlations positive with p < 1e-3 (scipy.stats.spearmanr).",
-        definition="Spearman over latents between rho_k(W_enc[:, i]) and s_i, and between rho_k(W_enc[:, i]) "
-                   "and density (scipy.stats.spearmanr, two-sided p).",
+        reported=("spearman_rho_s_ci95_low", "spearman_rho_s_ci95_high", "spearman_rho_density_ci95_low",
+                  "spearman_rho_density_ci95_high"),
+        rationale="catalog: both Spearman correlations positive with p < 1e-3 (scipy.stats.spearmanr). At 32k "
+                  "latents p < 1e-3 holds for a correlation of 0.02, so each rank correlation's bootstrap 95% "
+                  "interval is reported beside it.",
+        definition="§3.4 makes the trend claim for TopK SAEs (GPT-2, LLaMA): judged on the TopK targets only. "
+                   "Spearman over latents between rho_k(W_enc[:, i]) and s_i, and between rho_k(W_enc[:, i]) "
+                   "and density (scipy.stats.spearmanr, two-sided p); interval: percentile bootstrap over "
+                   "latents, 1,000 resamples, fixed seed (scipy.stats.bootstrap).",
     ),
     Claim(
         id="antipodal.enc_dec_aligned_when_dense", paper=PAPER, source="App B, Fig 5a",
@@ -154,19 +186,30 @@ register(
         statement="s near 1 only when both partner cosines are near -1 (no near-identical twins)",
         paper_value="no twins",
         conditions=conditions(("n_high_s_with_positive_partner_cos", "<=", 0.0)),
-        tiers=_ALL,
-        rationale="catalog: no latent with s > 0.9 whose partner cosines are > 0.",
-        definition="count of latents with s_i > 0.9 whose argmax partner has cos(enc) > 0 and cos(dec) > 0.",
+        preconditions=conditions(("n_high_s", ">=", 1)),
+        tiers=_ALL, reported=("max_s",),
+        rationale="catalog: no latent with s > 0.9 whose partners have cos > 0; it presupposes at least one "
+                  "latent with s > 0.9.",
+        definition="as Fig 5c / App B: for each latent the encoder partner j = argmax_{l != i} "
+                   "|cos(W_enc[:, i], W_enc[:, l])| and the decoder partner k = argmax_{l != i} "
+                   "|cos(W_dec[i], W_dec[l])| are chosen separately; the count of latents with s_i > 0.9 for "
+                   "which either cos(W_enc[:, i], W_enc[:, j]) > 0 or cos(W_dec[i], W_dec[k]) > 0.",
     ),
     Claim(
         id="antipodal.example_pairs", paper=PAPER, source="App B, Fig 6",
         statement="GPT-2 and LLaMA have dense pairs whose decoders project near-oppositely on the bottom "
                   "W_U singular vectors",
         paper_value="GPT-2 densities 0.86 / 0.09; LLaMA 0.60 / 0.26",
-        conditions=conditions(("top_pair_s", ">", 0.9), ("top_pair_u1_projection_product", "<", 0.0)),
-        tiers=tiers("real"),
-        rationale="catalog: a pair with s > 0.9 exists and its decoders' projections on U_{-1} have opposite "
-                  "signs (product < 0, sign-invariant).",
-        definition="(W_dec[i] . U_{-1}) * (W_dec[j] . U_{-1}) for the top pair.",
+        conditions=conditions(("u1_pair_s", ">", 0.9), ("u1_pair_u1_projection_product", "<", 0.0),
+                              ("u1_pair_min_wu_rank", ">=", 0.9)),
+        preconditions=_HAS_DENSE,
+        tiers=tiers("real"), readings=WU_READINGS, reported=("u1_pair_min_density",) + _SPECTRUM,
+        rationale="catalog: the pair has s > 0.9 and its decoders' projections on U_{-1} have opposite signs "
+                  "(product < 0, sign-invariant); Fig 6 also shows what opposite signs alone do not (they follow "
+                  "from antipodality along any direction): both decoders compose strongly with the bottom W_U "
+                  "subspace, read as the same rank cut as antipodal.pairs_are_antipodal (>= 90% of latents).",
+        definition="the pair as in antipodal.pairs_are_antipodal; (W_dec[i] . U_{-1}) * (W_dec[j] . U_{-1}); "
+                   "u1_pair_min_wu_rank: the lower, over i and j, of the fraction of other latents whose "
+                   "bottom-W_U composition is strictly below theirs.",
     ),
 )

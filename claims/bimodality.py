@@ -93,12 +93,13 @@ register(
         conditions=conditions(("max_abs_reconstruction_error_compressed", "<=", 1e-5),
                               ("parameter_saving_minus_m", "<=", 0.0), ("parameter_saving_minus_m", ">=", 0.0)),
         tiers=tiers("toy"),
-        rationale="exact: any aligned W_enc is reachable with the last column of A at zero (float32 error "
-                  "<= 1e-5), and the count saved is exactly m.",
+        rationale="exact: any aligned W_enc is reachable with the last column of A at zero (1e-5: far above "
+                  "the float64 rounding of the check, which is computed in float64 because the shift divides by "
+                  "the decoder's last coordinate), and the count saved is exactly m.",
         definition="A' = A - (A[-1, i] / W_dec[i, -1]) W_dec[i] (sae-lens orientation) has a zero last row and "
                    "the same encoder; error = max |x_hat_compressed - x_hat| over evaluation tokens of a trained "
-                   "aligned ReLU SAE and its compressed copy; saving = parameter count difference of the two "
-                   "sae-lens training SAEs minus d_sae.",
+                   "aligned ReLU SAE and its compressed copy, both in float64; saving = parameter count "
+                   "difference of the two sae-lens training SAEs minus d_sae.",
     ),
     Claim(
         id="bimodality.aligned_pareto", paper=PAPER, source="§5.1, Fig 4, 12, 14",

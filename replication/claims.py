@@ -5,7 +5,11 @@ value, the conditions that decide it, the tiers it must run on and why its toler
 holds no code that measures: analyses in :mod:`replication.analyses` produce named metric values, and
 :func:`replication.verdict.judge` compares them with the claim's conditions.
 
-The :data:`REGISTRY` refuses a duplicate ID and answers an unknown ID with the list of known ones.
+A claim may also state *preconditions* (conditions without which it cannot be judged: the verdict is then
+``inconclusive``), *reported* metrics (shown beside the verdict, never judged), and the :class:`OpenChoice`
+it is measured under: one :class:`Reading` per reasonable reading of a choice the paper leaves open, one
+declared primary in advance. The :data:`REGISTRY` refuses a duplicate ID and answers an unknown ID with the
+list of known ones.
 """
 
 from __future__ import annotations
@@ -70,6 +74,51 @@ class Condition:
         return f"{self.metric} {self.op.value} {self.threshold:g}"
 
 
+def metric_key(metric: str, reading: str | None) -> str:
+    """The name under which an analysis provides ``metric`` measured under ``reading`` (``metric@reading``)."""
+    return metric if reading is None else f"{metric}@{reading}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reasonable reading of a choice a paper leaves open."""
+
+    name: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"a reading's name must be an identifier (it names metrics and files), got {self.name!r}")
+
+
+@dataclass(frozen=True)
+class OpenChoice:
+    """A choice the paper leaves open that changes the result: every reading is measured, and the claim's
+    verdict is the ``primary`` reading's, declared here in advance with ``why``."""
+
+    name: str
+    readings: tuple[Reading, ...]
+    primary: str
+    why: str
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.readings]
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"open choice {self.name!r} needs at least two distinct readings, got {names}")
+        if self.primary not in names:
+            raise ValueError(f"open choice {self.name!r}: primary {self.primary!r} is not one of {names}")
+        if not self.why:
+            raise ValueError(f"open choice {self.name!r} must say why {self.primary!r} is primary")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Reading names, the primary first."""
+        return (self.primary, *(r.name for r in self.readings if r.name != self.primary))
+
+    def reading(self, name: str) -> Reading:
+        return next(r for r in self.readings if r.name == name)
+
+
 @dataclass(frozen=True)
 class Claim:
     """A quantitative claim of a paper, with a stable catalog ID and a numeric tolerance.
@@ -85,6 +134,9 @@ class Claim:
         rationale: where the tolerance comes from (the paper's figure, a measured seed spread, ...).
         definition: the exact definition we use where the paper is vague.
         requires: something that cannot exist offline; the claim is then never run here.
+        preconditions: what the claim presupposes; if one fails on a seed, that seed is ``inconclusive``.
+        reported: metrics shown beside the verdict (and recorded), never judged.
+        readings: the open choice the claim is measured under (every reading), or ``None``.
     """
 
     id: str
@@ -97,6 +149,9 @@ class Claim:
     rationale: str
     definition: str = ""
     requires: Requirement | None = None
+    preconditions: tuple[Condition, ...] = ()
+    reported: tuple[str, ...] = ()
+    readings: OpenChoice | None = None
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.paper + "."):
@@ -110,14 +165,23 @@ class Claim:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return tuple(c.metric for c in self.conditions)
+        """Every metric the claim reads: conditions, preconditions, reported."""
+        return tuple(dict.fromkeys([c.metric for c in self.conditions + self.preconditions] + list(self.reported)))
+
+    @property
+    def reading_names(self) -> tuple[str | None, ...]:
+        """The readings the claim is judged under, the primary first; ``(None,)`` if there is no open choice."""
+        return (None,) if self.readings is None else self.readings.names
 
     @property
     def criterion(self) -> str:
         """The conditions as one readable line, e.g. ``a >= 0.5 and b < 0.01``."""
         if self.requires is not None:
             return self.requires.value
-        return " and ".join(str(c) for c in self.conditions)
+        text = " and ".join(str(c) for c in self.conditions)
+        if self.preconditions:
+            text += " (given " + " and ".join(str(c) for c in self.preconditions) + ")"
+        return text
 
 
 class UnknownClaimError(KeyError):
@@ -177,7 +241,7 @@ def tiers(*names: str) -> frozenset[Tier]:
 
 
 def conditions(*items: tuple[str, str, float]) -> tuple[Condition, ...]:
-    """``conditions(("dead_fraction", ">", 0.0))`` -> tuple of :class:`Condition`."""
+    """``conditions(("dead_fraction", ">", 0.0))`` -> tuple of :class:`Condition` (preconditions too)."""
     return tuple(Condition(m, Comparator(op), float(t)) for m, op, t in items)
 
 

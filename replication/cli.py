@@ -82,13 +82,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(wrap(claim.statement))
     print(f"paper reports: {claim.paper_value}")
     print(f"criterion:     {claim.criterion}")
+    if claim.preconditions:
+        print("preconditions: " + " and ".join(str(c) for c in claim.preconditions)
+              + " (if one fails, the verdict is inconclusive)")
+    if claim.reported:
+        print("reported:      " + ", ".join(claim.reported) + " (beside the verdict, not judged)")
     print("tolerance:\n" + wrap(claim.rationale))
     if claim.definition:
         print("definition:\n" + wrap(claim.definition))
+    if claim.readings is not None:
+        print(f"readings of the open choice {claim.readings.name!r} (each judged; the verdict is the primary's):")
+        for reading in claim.readings.readings:
+            primary = " (primary)" if reading.name == claim.readings.primary else ""
+            print(wrap(f"{reading.name}{primary}: {reading.description}"))
+        print(wrap(f"primary because {claim.readings.why}"))
     for tier in (t for t in Tier if t in claim.tiers):
         print(f"{tier.value}: {tier_status(claim, tier)}")
         for (cid, target), exp in analyses.expectations.items():
-            if cid == claim.id:
+            if cid == claim.id and analyses.targets[target].tier is tier:
                 print(f"  expected {exp.status.value} on {target}: {exp.reason}")
     return 0
 

@@ -210,3 +210,18 @@ def unembedding(model: Any, fold_final_norm: bool = False) -> torch.Tensor:
     ln = getattr(model, "ln_final", None)
     w = getattr(ln, "w", None)
     return W_U if w is None else w.detach()[:, None] * W_U
+
+
+def final_norm(model: Any) -> tuple[torch.Tensor | None, bool]:
+    """``(effective gain, centres)`` of a HookedTransformer's final norm, for the processed reading of W_U
+    (:func:`replication.metrics.antipodal.processed_unembedding`): the gain is ``ln_final.w`` (``1 + w``
+    where the config says the RMSNorm scales by ``1 + w``), ``None`` if the norm has no weight; it centres
+    iff it is a LayerNorm (``normalization_type`` ``LN``/``LNPre``), as TransformerLens's ``fold_ln``
+    centres W_U only then."""
+    norm_type = getattr(model.cfg, "normalization_type", None)
+    w = getattr(getattr(model, "ln_final", None), "w", None)
+    if w is not None:
+        w = w.detach().float()
+        if getattr(model.cfg, "rmsnorm_uses_offset", False):
+            w = 1.0 + w
+    return w, norm_type in ("LN", "LNPre")

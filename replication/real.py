@@ -102,6 +102,8 @@ class LMTargetSpec:
     batch_size: int = 8
     tier: Tier = Tier.REAL
     needs_gpu: bool = True
+    excluded: tuple[tuple[str, str], ...] = ()
+    """Claims the paper does not make on this target (claim ID, why): see ``Target.excluded``."""
 
     def availability(self) -> str | None:
         for missing in (model_availability(self.model), self.sae.availability(), self.text.availability()):
@@ -111,7 +113,7 @@ class LMTargetSpec:
 
     def target(self) -> Target:
         return Target(self.name, self.tier, self.description, seeds=(None,), needs_gpu=self.needs_gpu,
-                      availability=self.availability)
+                      availability=self.availability, excluded=self.excluded)
 
     def load(self) -> tuple[Any, Any]:
         """``(model, sae)`` on the best device, in the spec's dtype."""
@@ -133,7 +135,9 @@ class LMTargetSpec:
 ANTIPODAL_TARGETS = (
     LMTargetSpec("gemma-2-2b-gemmascope-16k-l25", "Gemma 2 2B + Gemma Scope 16k JumpReLU, resid layer 25",
                  "google/gemma-2-2b", SAESource("gemma-scope-2b-pt-res-canonical", "layer_25/width_16k/canonical"),
-                 "blocks.25.hook_resid_post", dtype="bfloat16"),
+                 "blocks.25.hook_resid_post", dtype="bfloat16",
+                 excluded=(("antipodal.cross_model_trend", "§3.4 makes the trend claim for TopK SAEs only; Gemma "
+                                                           "Scope is JumpReLU"),)),
     LMTargetSpec("gpt2-small-oai-topk-32k-l11", "GPT-2 small + OpenAI TopK 32k, resid_post layer 11",
                  "gpt2", SAESource("gpt2-small-resid-post-v5-32k", "blocks.11.hook_resid_post"),
                  "blocks.11.hook_resid_post"),

@@ -2,8 +2,10 @@
 
 For every catalog claim and every (tier, target) it runs on: the paper's value, ours (mean, min-max over
 seeds), the criterion and its rationale, and a verdict re-judged from the records with the same pure
-:func:`replication.verdict.judge` that judged the run. A claim not measured says why (not implemented,
-needs a GPU, needs weights, needs an LLM judge, not measured yet). Then a section per paper with figures,
+:func:`replication.verdict.judge` that judged the run: under the primary reading of the claim's open
+choice, with every other reading's verdict beside it; ``inconclusive`` (a failed precondition, named with its
+value) in its own colour. A claim not measured says why (not implemented, needs a GPU, needs weights, needs
+an LLM judge, not measured yet). Then a section per paper with figures,
 and provenance (versions, git revisions, devices, wall times) at the bottom.
 """
 
@@ -42,6 +44,8 @@ class Row:
     """For rows not run: why, in a few words (needs GPU, needs weights, not implemented, ...)."""
     control_ok: bool | None = None
     """For a negative control: whether it behaved as its expectation says."""
+    readings: str = ""
+    """Every reading's verdict (primary first), where the claim has an open choice."""
 
 
 def _fmt_values(values: dict[str, tuple[float, ...]]) -> str:
@@ -61,9 +65,9 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
     from replication.targets import load_all as load_analyses
 
     registry, analyses = load_claims(), load_analyses()
-    grouped: dict[tuple[str, str, str], list[ResultRecord]] = defaultdict(list)
+    grouped: dict[tuple[str, str, str, str | None], list[ResultRecord]] = defaultdict(list)
     for rec in records:
-        grouped[(rec.claim_id, rec.tier, rec.target)].append(rec)
+        grouped[(rec.claim_id, rec.tier, rec.target, rec.reading)].append(rec)
     rows = []
     for claim in registry:
         for tier, target, _analysis in analyses.bindings(claim):
@@ -72,7 +76,10 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
                 short = claim.requires.value.split(" (")[0].split(":")[0] if claim.requires else "not implemented"
                 rows.append(Row(claim, tier, "—", Status.NOT_RUN.value, "", reason, "", short))
                 continue
-            recs = sorted(grouped.get((claim.id, tier.value, target.name), []), key=lambda r: (r.seed is None, r.seed))
+            by_reading = {reading: sorted(grouped.get((claim.id, tier.value, target.name, reading), []),
+                                          key=lambda r: (r.seed is None, r.seed))
+                          for reading in claim.reading_names}
+            recs = by_reading[claim.reading_names[0]]
             expectation = analyses.expectations.get((claim.id, target.name))
             label = target.name + (" (negative control)" if target.control else "")
             if not recs:
@@ -81,7 +88,13 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
                 short = blocked[0].value if blocked else "not measured yet"
                 rows.append(Row(claim, tier, label, Status.NOT_RUN.value, "", reason, "", short))
                 continue
-            verdict = aggregate([judge(claim, record_to_measurement(r)) for r in recs])
+            verdicts = {reading: aggregate([judge(claim, record_to_measurement(r), reading) for r in rs])
+                        for reading, rs in by_reading.items() if rs}
+            verdict = verdicts[claim.reading_names[0]]
+            readings = "" if claim.readings is None else "; ".join(
+                f"{reading}{' (primary)' if k == 0 else ''}: "
+                + (verdicts[reading].status.value if reading in verdicts else "not measured")
+                for k, reading in enumerate(claim.reading_names))
             reason = verdict.reason
             ok: bool | None = None
             if target.control and expectation is not None:
@@ -91,8 +104,9 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
             elif expectation is not None:
                 reason = (reason + " — " if reason else "") + f"known: {expectation.reason}"
             seeds = ",".join("-" if r.seed is None else str(r.seed) for r in recs)
-            rows.append(Row(claim, tier, label, verdict.status.value, _fmt_values(dict(verdict.values)), reason,
-                            seeds, control_ok=ok))
+            shown = {**verdict.values, **verdict.preconditions, **verdict.reported}
+            rows.append(Row(claim, tier, label, verdict.status.value, _fmt_values(shown), reason,
+                            seeds, control_ok=ok, readings=readings))
     return rows
 
 
@@ -157,7 +171,8 @@ def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> d
 
 Block = tuple  # ("h1"|"h2"|"p", text) | ("table", header, rows, row_classes) | ("figure", path, caption) | ("ul", items)
 
-_SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "not run": "not run"}
+_SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive",
+          "not run": "not run"}
 
 
 def _glance_cell(rows: list[Row]) -> str:
@@ -175,10 +190,13 @@ def _glance_cell(rows: list[Row]) -> str:
 
 
 def _row_class(rows: list[Row]) -> str:
-    """Red if any positive target fails or a control misbehaves, green if something replicated, else grey."""
+    """Red if any positive target fails or a control misbehaves, amber if a positive target is inconclusive,
+    green if something replicated, else grey."""
     if any(r.control_ok is False for r in rows) or any(
             r.status == Status.NOT_REPLICATED.value and r.control_ok is None for r in rows):
         return "not-replicated"
+    if any(r.status == Status.INCONCLUSIVE.value and r.control_ok is None for r in rows):
+        return "inconclusive"
     if any(r.status == Status.REPLICATED.value for r in rows):
         return "replicated"
     return "not-run"
@@ -192,7 +210,10 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
         ("h1", "SAE replication report"),
         ("p", "Every quantitative claim of the papers (IDs from the claims catalog), on each tier and target it "
               "applies to. Verdicts are re-judged from the result records by the same code that judged the runs: "
-              "replicated means every condition holds on every seed. A negative control is a target without the "
+              "replicated means every condition holds on every seed; inconclusive means a precondition the claim "
+              "presupposes failed (named with its value), so the claim could not be judged: it never counts as "
+              "replicated. Where a paper leaves a choice open, every reading is judged and shown; the verdict is "
+              "the primary reading's, declared in advance. A negative control is a target without the "
               "phenomenon, on which the claim is expected not to replicate."),
         ("p", "Summary over (claim, tier, target) rows: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))),
         ("h2", "At a glance"),
@@ -212,18 +233,27 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
         for path, caption in figures.get(paper, []):
             blocks.append(("figure", path, caption))
         blocks.append(("table", ["claim", "tier", "target", "ours: mean [min, max] over seeds", "criterion",
-                                 "verdict", "why / notes"],
+                                 "verdict", "every reading", "why / notes"],
                        [[r.claim.id, r.tier.value, r.target, r.ours + (f" (seeds {r.seeds})" if r.seeds else ""),
-                         r.claim.criterion, r.status, r.reason] for r in prows],
+                         r.claim.criterion, r.status, r.readings or "—", r.reason] for r in prows],
                        [_row_class([r]) for r in prows]))
-        blocks.append(("ul", [f"{c.id} ({c.source}): {c.statement}. Paper: {c.paper_value}. Tolerance: "
-                              f"{c.rationale}" + (f" Definition: {c.definition}" if c.definition else "")
-                              for c in dict.fromkeys(r.claim for r in prows)]))
+        blocks.append(("ul", [_claim_note(c) for c in dict.fromkeys(r.claim for r in prows)]))
     tinylm = _tinylm_lines()
     if tinylm:
         blocks += [("h2", "The tiny LM of the tinylm tier"), ("ul", tinylm)]
     blocks += [("h2", "Provenance"), ("ul", [line[2:] for line in _provenance(records)])]
     return blocks
+
+
+def _claim_note(c: Claim) -> str:
+    note = (f"{c.id} ({c.source}): {c.statement}. Paper: {c.paper_value}. Tolerance: {c.rationale}"
+            + (f" Definition: {c.definition}" if c.definition else ""))
+    if c.readings is not None:
+        note += (f" Readings of the open choice '{c.readings.name}': "
+                 + "; ".join(f"{r.name}{' (primary)' if r.name == c.readings.primary else ''}: {r.description}"
+                             for r in c.readings.readings)
+                 + f". Primary because {c.readings.why}")
+    return note
 
 
 def _tinylm_lines() -> list[str]:
@@ -282,6 +312,7 @@ def render_markdown(blocks: list[Block], out_dir: Path) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1500px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
 th{background:#f0f0f0;text-align:left}tr.replicated td{background:#eaf7ea}tr.not-replicated td{background:#fbe3e2}
+tr.inconclusive td{background:#fdf1d6}
 tr.not-run td{color:#666}td:first-child{font-family:monospace;white-space:nowrap}img{max-width:100%;display:block}
 figure{margin:1.5em 0}figcaption{font-style:italic;font-size:13px;max-width:1100px}li{margin:.3em 0;font-size:14px}"""
 

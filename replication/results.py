@@ -1,6 +1,7 @@
 """The results store: one JSON record per (claim, tier, target, seed), written atomically.
 
-Layout: ``<root>/<tier>/<target>/<claim_id>/seed-<seed>.json``. :func:`load_results` reads every record
+Layout: ``<root>/<tier>/<target>/<claim_id>/seed-<seed>.json``, or ``seed-<seed>@<reading>.json`` for a claim
+measured under several readings of an open choice (one record per reading). :func:`load_results` reads every record
 back into a pandas DataFrame with one row per (record, condition). A record holds the measured values, so
 :func:`record_to_measurement` and :func:`replication.verdict.judge` re-judge it with the same code that
 judged the fresh run.
@@ -22,7 +23,7 @@ from replication.io import write_json_atomic
 from replication.provenance import device_description, git_revision, library_versions
 from replication.verdict import Measurement, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "schema": int,
@@ -30,7 +31,10 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "tier": str,
     "target": str,
     "seed": (int, type(None)),
+    "reading": (str, type(None)),
     "conditions": list,
+    "preconditions": list,
+    "reported": dict,
     "measured": dict,
     "verdict": str,
     "reason": str,
@@ -54,7 +58,13 @@ class ResultRecord:
     tier: str
     target: str
     seed: int | None
+    reading: str | None
+    """The reading of the claim's open choice judged here (``None``: the claim has none)."""
     conditions: list[dict[str, Any]]
+    preconditions: list[dict[str, Any]]
+    """Same shape as ``conditions``; a failed one makes the verdict ``inconclusive``."""
+    reported: dict[str, float]
+    """The claim's reported (never judged) metrics under this reading."""
     measured: dict[str, float]
     """Every finite scalar the analysis produced on this (target, seed), for the report's figures."""
     verdict: str
@@ -67,19 +77,23 @@ class ResultRecord:
 
 
 def make_record(claim: Claim, measurement: Measurement, verdict: Verdict) -> ResultRecord:
-    """The record of one per-seed verdict, with provenance."""
-    conds = [
-        {"metric": c.metric, "value": float(measurement.values[c.metric]), "comparator": c.op.value,
-         "threshold": c.threshold}
-        for c in claim.conditions
-    ]
+    """The record of one per-seed verdict (under its reading), with provenance."""
+    values = {**verdict.values, **verdict.preconditions}
+
+    def rows(conds: tuple) -> list[dict[str, Any]]:
+        return [{"metric": c.metric, "value": float(values[c.metric][0]), "comparator": c.op.value,
+                 "threshold": c.threshold} for c in conds]
+
     return ResultRecord(
         schema=SCHEMA_VERSION,
         claim_id=claim.id,
         tier=measurement.tier.value,
         target=measurement.target,
         seed=measurement.seed,
-        conditions=conds,
+        reading=verdict.reading,
+        conditions=rows(claim.conditions),
+        preconditions=rows(claim.preconditions),
+        reported={m: float(v[0]) for m, v in verdict.reported.items()},
         measured={k: float(v) for k, v in measurement.values.items() if math.isfinite(float(v))},
         verdict=verdict.status.value,
         reason=verdict.reason,
@@ -91,13 +105,15 @@ def make_record(claim: Claim, measurement: Measurement, verdict: Verdict) -> Res
     )
 
 
-def record_path(root: Path, tier: str, target: str, claim_id: str, seed: int | None) -> Path:
-    return Path(root) / tier / target / claim_id / f"seed-{'none' if seed is None else seed}.json"
+def record_path(root: Path, tier: str, target: str, claim_id: str, seed: int | None,
+                reading: str | None = None) -> Path:
+    name = f"seed-{'none' if seed is None else seed}" + (f"@{reading}" if reading else "")
+    return Path(root) / tier / target / claim_id / f"{name}.json"
 
 
 def write_record(root: Path, record: ResultRecord) -> Path:
     """Write one record atomically; returns its path."""
-    path = record_path(root, record.tier, record.target, record.claim_id, record.seed)
+    path = record_path(root, record.tier, record.target, record.claim_id, record.seed, record.reading)
     write_json_atomic(path, asdict(record))
     return path
 
@@ -122,12 +138,16 @@ def read_record(path: Path) -> ResultRecord:
         Tier(data["tier"])
     except ValueError:
         raise MalformedRecordError(f"{path}: unknown tier {data['tier']!r}") from None
-    for i, cond in enumerate(data["conditions"]):
-        if not isinstance(cond, dict):
-            raise MalformedRecordError(f"{path}: conditions[{i}] is not an object")
-        for key, typ in _CONDITION_KEYS.items():
-            if key not in cond or not isinstance(cond[key], typ):
-                raise MalformedRecordError(f"{path}: conditions[{i}] lacks a valid {key!r}")
+    for field_name in ("conditions", "preconditions"):
+        for i, cond in enumerate(data[field_name]):
+            if not isinstance(cond, dict):
+                raise MalformedRecordError(f"{path}: {field_name}[{i}] is not an object")
+            for key, typ in _CONDITION_KEYS.items():
+                if key not in cond or not isinstance(cond[key], typ):
+                    raise MalformedRecordError(f"{path}: {field_name}[{i}] lacks a valid {key!r}")
+    for key, value in data["reported"].items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise MalformedRecordError(f"{path}: reported[{key!r}] is not a number")
     unknown = set(data) - set(_REQUIRED)
     if unknown:
         raise MalformedRecordError(f"{path}: unknown fields {sorted(unknown)}")
@@ -135,12 +155,18 @@ def read_record(path: Path) -> ResultRecord:
 
 
 def record_to_measurement(record: ResultRecord) -> Measurement:
-    """The measurement a record holds, to re-judge with :func:`replication.verdict.judge`."""
+    """The measurement a record holds, to re-judge with :func:`replication.verdict.judge` under
+    ``record.reading`` (values keyed ``metric@reading`` where the record has a reading)."""
+    from replication.claims import metric_key
+
+    values = {metric_key(c["metric"], record.reading): float(c["value"])
+              for c in record.conditions + record.preconditions}
+    values.update({metric_key(m, record.reading): float(v) for m, v in record.reported.items()})
     return Measurement(
         tier=Tier(record.tier),
         target=record.target,
         seed=record.seed,
-        values={c["metric"]: float(c["value"]) for c in record.conditions},
+        values=values,
         wall_time_s=record.wall_time_s,
     )
 
@@ -190,11 +216,16 @@ def load_results(root: Path) -> "pandas.DataFrame":  # noqa: F821
 
     rows: list[Mapping[str, Any]] = []
     for rec in iter_records(root):
-        base = {k: v for k, v in asdict(rec).items() if k not in ("conditions", "versions", "measured")}
+        base = {k: v for k, v in asdict(rec).items()
+                if k not in ("conditions", "preconditions", "reported", "versions", "measured")}
         base.update({f"version_{k}": v for k, v in rec.versions.items()})
-        for cond in rec.conditions:
-            rows.append({**base, **cond})
-    columns = ["claim_id", "tier", "target", "seed", "metric", "value", "comparator", "threshold", "verdict",
+        for kind in ("conditions", "preconditions"):
+            for cond in getattr(rec, kind):
+                rows.append({**base, "role": kind[:-1], **cond})
+        for metric, value in rec.reported.items():
+            rows.append({**base, "role": "reported", "metric": metric, "value": value})
+    columns = ["claim_id", "tier", "target", "seed", "reading", "role", "metric", "value", "comparator",
+               "threshold", "verdict",
                "reason", "git_revision", "device", "wall_time_s", "timestamp"]
     frame = pd.DataFrame(rows)
     if frame.empty:

@@ -8,7 +8,7 @@ it; expensive artefacts (trained toy SAEs) are cached on disk by :mod:`replicati
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from replication.claims import REGISTRY, Claim, Tier
@@ -71,7 +71,7 @@ class Runner:
         judged = []
         for seed in target.seeds:
             measurement = self.measure(analysis, target, seed)
-            judged.append((measurement, judge(claim, measurement)))
+            judged += [(measurement, judge(claim, measurement, reading)) for reading in claim.reading_names]
         # records are written only once every seed has been measured and judged: a failure on a later seed
         # leaves no partial set of records behind
         if self.results_dir is not None:
@@ -80,7 +80,9 @@ class Runner:
             if analysis.arrays is not None:
                 for seed in target.seeds:
                     self._save_arrays(analysis, target, seed)
-        return aggregate([verdict for _, verdict in judged])
+        # one verdict per reading; the claim's verdict is the primary reading's (the first), the others ride along
+        per_reading = [aggregate([v for _, v in judged if v.reading == reading]) for reading in claim.reading_names]
+        return replace(per_reading[0], alternatives=tuple(per_reading[1:]))
 
     def _save_arrays(self, analysis: Analysis, target: Target, seed: int | None) -> None:
         key = (analysis.name, target.name, seed)

@@ -6,10 +6,11 @@ target-agnostic measuring function ``run(target, seed) -> {metric: value}`` regi
 set of targets; it *provides* named metrics, and a claim is implemented on a tier exactly when some
 analysis registered for that tier provides every metric the claim's conditions read.
 
-An :class:`Expectation` states, as data, the outcome a (claim, target) is expected to have when it is not
-"replicated": on a negative-control target the claim is expected *not* to replicate (a normal test asserts
-it); on a positive target where the paper's claim does not hold, the test is a strict xfail whose reason
-gives the measured values.
+An :class:`Expectation` states, as data and in words, the outcome a (claim, target) is expected to have
+when it is not "replicated" (its primary reading): on a negative-control target the claim is expected *not*
+to replicate, or to be inconclusive (a normal test asserts it); on a positive target where the paper's
+claim does not hold, the test is a strict xfail. An expectation holds no measured number: the numbers in
+test output and in the report come from the measurement itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from replication.claims import Claim, Tier
+from replication.claims import Claim, Tier, metric_key
 from replication.verdict import Status
 
 
@@ -41,6 +42,8 @@ class Target:
         claims: the claim IDs the paper makes on this target, where it makes different claims on different
             targets of one analysis (sagsae: "dominates on both MLP-out cells and Pythia-1B resid-mid, matches
             on the other three"); ``None``: every claim whose metrics the analysis provides.
+        excluded: claim ID -> why the paper does not make that claim on this target (antipodal §3.4 makes
+            its trend claim for TopK SAEs only); such a claim is not bound here.
     """
 
     name: str
@@ -51,6 +54,7 @@ class Target:
     needs_gpu: bool = False
     availability: Callable[[], str | None] = _always_available
     claims: frozenset[str] | None = None
+    excluded: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -60,6 +64,8 @@ class Target:
 
     def makes(self, claim_id: str) -> bool:
         """Whether ``claim_id`` is measured on this target (see ``claims``)."""
+        if any(cid == claim_id for cid, _ in self.excluded):
+            return False
         return self.claims is None or claim_id in self.claims
 
 
@@ -83,7 +89,8 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Expectation:
-    """The expected non-replicated outcome of a (claim, target), with why (measured values go here)."""
+    """The expected outcome (``not replicated`` or ``inconclusive``) of a (claim, target) under the claim's
+    primary reading, and why, in words (no measured numbers: those come from the measurement)."""
 
     claim_id: str
     target: str
@@ -114,6 +121,9 @@ class AnalysisRegistry:
     def expect(self, claim_id: str, target: str, status: Status, reason: str) -> None:
         if not reason:
             raise ValueError(f"an expectation for {claim_id} on {target} needs a reason")
+        if status not in (Status.NOT_REPLICATED, Status.INCONCLUSIVE):
+            raise ValueError(f"an expectation for {claim_id} on {target} is 'not replicated' or 'inconclusive', "
+                             f"got {status.value!r}")
         key = (claim_id, target)
         if key in self.expectations:
             raise ValueError(f"expectation for {claim_id} on {target} is registered twice")
@@ -129,8 +139,12 @@ class AnalysisRegistry:
         """The analysis on ``tier`` that provides every metric ``claim`` reads, or ``None``."""
         if claim.requires is not None:
             return None
-        needed = set(claim.metrics)
-        found = [a for a in self.analyses.values() if a.tier is tier and needed <= a.provides]
+
+        def provides_all(a: Analysis) -> bool:
+            return all(m in a.provides or all(metric_key(m, r) in a.provides for r in claim.reading_names)
+                       for m in claim.metrics)
+
+        found = [a for a in self.analyses.values() if a.tier is tier and provides_all(a)]
         if len(found) > 1:
             raise ValueError(f"claim {claim.id} on {tier.value} is provided by several analyses: "
                              f"{[a.name for a in found]}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from replication.analyses.antipodal import FIGURE_READING
 from replication.figures import FigureInputs, FigureMaker, first_seeds, panel_grid, panel_title, register_figure
 
 ANALYSIS_GLOB = "antipodal-*"
@@ -32,6 +33,8 @@ _U1 = ("U_{-1}: the left singular vector of W_U (d_model × d_vocab) with the sm
        "arbitrary).")
 _WU = ("The bottom-W_U composition is ρ over U_{-k}..U_{-1}, k = 10 on real models, 10/2304 of d_model on "
        "smaller ones (at least 1: U_{-1} only on the toy).")
+_PAIR = ("the dense latent, density > 0.1, whose decoder has the largest |cos| with U_{-1} of the processed "
+         "W_U, and its s-partner; absent where no latent is dense")
 _S = ("s_i = max_{j≠i} cos(W_enc[:, i], W_enc[:, j]) · cos(W_dec[i], W_dec[j]) (§3.3; sae-lens orientation, "
       "W_enc is d_in × d_sae).")
 
@@ -88,6 +91,8 @@ def _scatter_density(ax, x: np.ndarray, a: dict, color: str = "C0", label: str =
 
 
 def _mark_top_pair(ax, a: dict, x: np.ndarray, y: np.ndarray) -> None:
+    if "top_pair" not in a:  # no dense latent: no pair to mark
+        return
     i, j = (int(v) for v in a["top_pair"])
     ax.scatter(x[[i, j]], y[[i, j]], s=80, facecolors="none", edgecolors="C3", linewidths=1.6,
                label=f"top pair ({i}, {j})", zorder=4)
@@ -136,7 +141,7 @@ def _fig1b(ax, a: dict, measured: Measured) -> str:
     ax.set_ylabel(r"$\rho$(W_dec[i]) on $U_{-1}$" if k_wu == 1
                   else rf"$\rho$(W_dec[i]) on $U_{{-{k_wu}}}..U_{{-1}}$")
     ax.legend(fontsize=7, loc="best", framealpha=0.8)
-    rho = measured("spearman_rho_pc_vs_rho_wu")
+    rho = measured("spearman_rho_pc_vs_rho_wu@" + FIGURE_READING)
     return "" if rho is None else f"Spearman = {rho:.2f}"
 
 
@@ -162,7 +167,7 @@ def _fig2b(ax, a: dict, measured: Measured) -> str:
     ax.set_xlabel("layer (resid_post)")
     ax.set_ylabel(r"mean |x · $U_{-1}$| / ||x||")
     ax.set_ylim(bottom=0)
-    trend = measured("spearman_layer_u1_fraction")
+    trend = measured("spearman_layer_u1_fraction@" + FIGURE_READING)
     return "" if trend is None else f"Spearman(layer, fraction) = {trend:.2f}"
 
 
@@ -228,32 +233,44 @@ def _fig5b(ax, a: dict, measured: Measured) -> str:
     ax.scatter(acts[:, 0], acts[:, 1], s=3, alpha=_alpha(len(acts)), color="C0", rasterized=True)
     ax.set_xlabel(f"f_{i}")
     ax.set_ylabel(f"f_{j}")
-    rate = measured("top_pair_coactivation_rate")
+    rate = measured("u1_pair_coactivation_rate@" + FIGURE_READING)
     return "" if rate is None else f"both active on {100 * rate:.2g}% of tokens"
 
 
 def _fig5c(ax, a: dict, measured: Measured) -> str:
-    points = ax.scatter(a["enc_cos_partner"], a["dec_cos_partner"], c=a["score"], cmap="coolwarm", vmin=-1, vmax=1,
+    points = ax.scatter(a["absmax_enc_cos"], a["absmax_dec_cos"], c=a["score"], cmap="coolwarm", vmin=-1, vmax=1,
                         s=12, alpha=0.8)
     ax.figure.colorbar(points, ax=ax, label="pairwise score s_i", fraction=0.05)
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-1.05, 1.05)
     ax.axhline(0, color="k", lw=0.5)
     ax.axvline(0, color="k", lw=0.5)
-    ax.set_xlabel("cos(W_enc[:, i], W_enc[:, j*])")
-    ax.set_ylabel("cos(W_dec[i], W_dec[j*])")
+    ax.set_xlabel("cos(W_enc[:, i], W_enc[:, j]), j = argmax |cos|")
+    ax.set_ylabel("cos(W_dec[i], W_dec[k]), k = argmax |cos|")
     return ""
+
+
+def _spectrum(ax, a: dict, measured: Measured) -> str:
+    for key, color, label in (("spectrum_raw", "0.6", "raw"), ("spectrum_processed", "k", "processed")):
+        sv = np.asarray(a[key], dtype=np.float64)
+        ax.plot(np.arange(1, len(sv) + 1), sv / np.median(sv), color=color, lw=1.2, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("index (descending)")
+    ax.set_ylabel("singular value / median")
+    ax.legend(fontsize=8)
+    low = measured(f"wu_sv_min_over_median@{FIGURE_READING}")
+    return "" if low is None else f"processed: S_min / median = {low:.3g}"
 
 
 # ------------------------------------------------------------------------------------------ register
 
 _FIGURES: tuple[tuple[str, tuple[str, ...], Callable, str, str], ...] = (
-    ("fig1a-density-vs-rho", ("density", "rho_pc_enc", "top_pair"), _fig1a,
+    ("fig1a-density-vs-rho", ("density", "rho_pc_enc"), _fig1a,
      "Fig 1a: activation density vs encoder composition with the top residual PCs",
      f"Antipodal Fig 1a. Activation density of each latent against ρ_k of its encoder vector W_enc[:, i]. "
-     f"{_RHO} Dashed: the paper's thresholds ρ = 0.7 (outliers) and density = 0.1 (dense). Circled: the top "
-     f"pair (the latent with the highest s_i and its partner). {_DENSITY} {_SEED}"),
-    ("fig1b-composition", ("rho_pc_dec", "rho_wu_dec", "score", "top_pair"), _fig1b,
+     f"{_RHO} Dashed: the paper's thresholds ρ = 0.7 (outliers) and density = 0.1 (dense). Circled: the pair "
+     f"({_PAIR}). {_DENSITY} {_SEED}"),
+    ("fig1b-composition", ("rho_pc_dec", "rho_wu_dec", "score"), _fig1b,
      "Fig 1b: decoder composition with the top residual PCs vs the bottom W_U subspace",
      f"Antipodal Fig 1b. ρ_k of each decoder vector W_dec[i] on the top residual PCs (x) against its norm "
      f"fraction on the bottom left singular vectors of W_U (y). {_U1} {_WU} {_RHO} Orange: paired latents "
@@ -261,8 +278,8 @@ _FIGURES: tuple[tuple[str, tuple[str, ...], Callable, str, str], ...] = (
      f"Title: the Spearman correlation of the two compositions over all latents (claim "
      f"antipodal.pc_wu_co_composition). {_SEED}"),
     ("fig2a-pair-difference", ("pair_acts", "resid_u1", "top_pair"), _fig2a,
-     r"Fig 2a: the top pair's activation difference vs the SAE input along $U_{-1}$",
-     f"Antipodal Fig 2a. f_i − f_j of the top pair (the latent with the highest s_i and its argmax partner) "
+     r"Fig 2a: the pair's activation difference vs the SAE input along $U_{-1}$",
+     f"Antipodal Fig 2a. f_i − f_j of the pair ({_PAIR}) "
      f"against x · U_{{-1}}, x the SAE's input. {_U1} Pearson r over every counted token (the figure draws a "
      f"fixed random subset of at most 20,000). {_SEED}"),
     ("fig2b-u1-fraction-by-layer", ("u1_fraction_per_layer",), _fig2b,
@@ -286,13 +303,21 @@ _FIGURES: tuple[tuple[str, tuple[str, ...], Callable, str, str], ...] = (
      f"(ρ_k(W_enc[:, i]) > 0.7 and density > 0.1), grey: the rest; dashed lines: each group's median (claim "
      f"antipodal.enc_dec_aligned_when_dense). {_RHO} {_SEED}"),
     ("fig5b-pair-coactivation", ("pair_acts", "top_pair"), _fig5b,
-     "Fig 5b: activations of the top pair",
-     f"Antipodal Fig 5b (App. B). f_i against f_j of the top pair on a fixed random subset of at most 20,000 "
+     "Fig 5b: activations of the pair",
+     f"Antipodal Fig 5b (App. B). f_i against f_j of the pair ({_PAIR}) on a fixed random subset of at most 20,000 "
      f"counted tokens; title: the fraction of all counted tokens on which both are > 0. {_SEED}"),
-    ("fig5c-partner-cosines", ("enc_cos_partner", "dec_cos_partner", "score"), _fig5c,
-     "Fig 5c: encoder and decoder cosines with the pairwise-score partner",
-     f"Antipodal Fig 5c (App. B), with one difference: both cosines are with the same partner j* = the argmax "
-     f"of s_i (the paper takes, for each, the latent of maximal |cos|). {_S} {_SEED}"),
+    ("fig5c-partner-cosines", ("absmax_enc_cos", "absmax_dec_cos", "score"), _fig5c,
+     "Fig 5c: encoder and decoder cosines with their max-|cos| partners",
+     f"Antipodal Fig 5c (App. B): for each latent, cos(W_enc[:, i], W_enc[:, j]) with j the latent of maximal "
+     f"|cos| of the encoder, against cos(W_dec[i], W_dec[k]) with k chosen the same way for the decoder "
+     f"(separately, as App. B states); colour: s_i. {_S} {_SEED}"),
+    ("wu-spectrum", ("spectrum_raw", "spectrum_processed"), _spectrum,
+     "W_U singular values: is there a dark subspace?",
+     "Not a figure of the paper: every singular value of W_U divided by their median, raw (grey) and processed "
+     "as TransformerLens's default loading makes it (black: final-norm gain folded, centred, the trivial "
+     "all-ones direction excluded). The U_{-1} claims rest on a dark subspace (bottom values far below the "
+     "median, Cancedda 2024; Stolfo et al. 2024); a flat tail says the model has none to reconstruct. "
+     + _SEED),
 )
 
 

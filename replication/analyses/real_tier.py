@@ -17,6 +17,7 @@ from __future__ import annotations
 from replication.analyses.antipodal import (
     PROVIDES_WITH_LAYERS,
     AntipodalSettings,
+    FinalNorm,
     StreamInputs,
     hooked_transformer_batches,
     register_tier,
@@ -27,7 +28,7 @@ from replication.analyses.bimodality import AlignmentArrays, alignment_metrics, 
 from replication.claims import Tier
 from replication.metrics import fire_counts
 from replication.metrics.bimodality import alignment_scores, bimodality
-from replication.models import SAESource, unembedding
+from replication.models import SAESource, final_norm, unembedding
 from replication.real import ANTIPODAL_TARGETS, LMTargetSpec, TextSource
 from replication.targets import ANALYSES, Analysis, Target
 
@@ -47,6 +48,7 @@ def antipodal_lm_inputs(spec: LMTargetSpec, settings: AntipodalSettings | None =
     return StreamInputs(
         sae=sae,
         W_U=unembedding(model, fold_final_norm=False).float(),
+        final_norm=FinalNorm(*final_norm(model)),
         settings=settings,
         stream=lambda: hooked_transformer_batches(model, spec.hook_name, spec.tokens(model), with_layers=True),
     )

@@ -352,31 +352,31 @@ ANALYSES.register(Analysis(name="sagsae-toy-ablations", tier=Tier.TOY, targets=(
                            provides=ABLATION_METRICS, run=measure_ablations))
 
 # ---------------------------------------------------------------------------------------- expectations
-# Measured with the faithful implementation and the settings above (seeds 0-2, cold cache); the settings were
-# chosen by reconstruction, L0 range, dead fraction and CI cost, never toward these thresholds.
+# In words (the numbers are in the test output and the report). The settings were chosen by reconstruction,
+# L0 range, dead fraction and CI cost, never toward these thresholds.
 
 ANALYSES.expect(
     "sagsae.half_width_dominates", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
-    "measured min R² gap SA-GSAE(64) - Gated(128) over the L0 overlap (~3.0-22.6) = -0.0290/-0.0225/-0.0286 "
-    "on seeds 0-2 < 0: SA-GSAE leads only at the high-L0 end (gap +0.020/+0.019/+0.020 at L0 ~22); Gated(2H) "
-    "leads from L0 ~4 to ~12, most at L0 ~6.8 (its lambda = 1 point)")
+    "SA-GSAE(64) leads Gated(128) only at the high-L0 end of the overlap; Gated(2H) leads in the middle of it")
 ANALYSES.expect(
     "sagsae.matches_elsewhere", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
-    "measured min R² gap = -0.0290/-0.0225/-0.0286 on seeds 0-2: below -0.025 on seeds 0 and 2")
+    "Gated(2H)'s lead in the middle of the L0 overlap exceeds 0.025 R² on some seeds")
 ANALYSES.expect(
     "sagsae.fewer_dead", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
-    "measured sweep-geomean dead-fraction ratio Gated/SA-GSAE = 0.841/1.000/0.841 on seeds 0-2 < 2: neither "
-    "architecture leaves more than 1/64 of its latents dead on this toy (SA-GSAE 0-0.016, Gated 0-0.008)")
+    "neither architecture leaves more than a latent or two dead on this toy, so there is nothing to cut")
 ANALYSES.expect(
     "sagsae.aux_loss_load_bearing", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
-    "measured no-aux dead fraction = 0.016/0.016/0.016 on seeds 0-2 < 0.5 (no collapse; R² is worse, "
-    "no-aux minus full = -0.056/-0.049/-0.069): with the L0 sparsity penalty the thresholds get a "
-    "straight-through reconstruction gradient, so the gates do not collapse without the auxiliary loss")
+    "no collapse without the auxiliary loss (R² is worse, but few latents die): with the L0 sparsity penalty "
+    "the thresholds get a straight-through reconstruction gradient, so the gates do not collapse")
+ANALYSES.expect(
+    "sagsae.tied_radii_equivalent", TOY_BIPOLAR.name, Status.NOT_REPLICATED,
+    "on one of the three seeds the tied and untied runs end more than 0.005 R² apart on this machine kind; "
+    "the 750-step toy runs are sensitive to floating-point order, and the same code stayed within 0.005 on "
+    "every seed on another CPU")
 # negative control: without anticorrelated features few latents should carry both signs
 ANALYSES.expect(
     "sagsae.bipolar_share", TOY_UNIPOLAR.name, Status.NOT_REPLICATED,
-    "control without anticorrelated pairs: bipolar share expected <= 0.5 (measured 0.109/0.063/0.094 on "
-    "seeds 0-2)")
+    "control without anticorrelated pairs: few latents carry both signs")
 
 # The report's figure of this paper (drawn from the records' measured scalars).
 from replication.analyses import sagsae_figures  # noqa: E402,F401

@@ -11,6 +11,7 @@ from replication.metrics.reconstruction import (
     ce_loss_recovered,
     explained_variance,
     fvu_pooled,
+    magnitude_ratio,
     shrinkage_ratio,
 )
 from replication.metrics.sparsity import activation_density, dead_fraction, fire_counts, l0_per_token, mean_l0
@@ -25,6 +26,7 @@ __all__ = [
     "fire_counts",
     "fvu_pooled",
     "l0_per_token",
+    "magnitude_ratio",
     "mean_l0",
     "shrinkage_ratio",
 ]

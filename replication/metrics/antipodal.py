@@ -13,7 +13,11 @@ Definitions chosen where the paper is vague:
   stream of batches by :func:`moment_sums` / :func:`add_moments`, so no ``tokens x d_model`` matrix is held).
 - **Bottom singular vectors of W_U**: ``U[:, -k:]`` of ``W_U = U S V^T``, from the eigenvectors of the
   ``d_model x d_model`` Gram matrix ``W_U W_U^T`` (float64). Their signs are arbitrary; every metric that
-  uses them is sign-invariant, or says so.
+  uses them is sign-invariant, or says so. Two readings of "W_U" (the paper does not say which; App A says
+  TransformerLens): ``raw``, and ``processed`` as TransformerLens's default loading makes it
+  (:func:`processed_unembedding`: final-norm gain folded in, centred along d_model for a LayerNorm model,
+  unembedding centred over the vocabulary); centring along d_model puts the all-ones direction in W_U's
+  left null space, a trivial U_{-1} that :func:`bottom_left_singular_vectors` excludes (``exclude=``).
 - **Pairwise score** (§3.3): ``s_i = max_{j != i} cos(W_enc[:, i], W_enc[:, j]) * cos(W_dec[i], W_dec[j])``,
   computed exactly from the blocks of the upper triangle of the two symmetric cosine matrices (half the
   GEMM work of the full product, never a ``d_sae x d_sae`` matrix).
@@ -160,17 +164,75 @@ class BottomSingularVectors(NamedTuple):
     """The matching singular values, ascending order of index (``S[-1]`` is the smallest)."""
 
 
+def processed_unembedding(W_U: Float[Tensor, "d_model d_vocab"], final_norm_weight: Tensor | None,
+                          centred_norm: bool) -> Float[Tensor, "d_model d_vocab"]:
+    """``W_U`` as TransformerLens's default loading (``fold_ln``, ``center_writing_weights``,
+    ``center_unembed``) leaves it, from the raw ``W_U`` and the final norm (antipodal App A: the authors
+    used TransformerLens).
+
+    ``W' = diag(w) W_U`` (the final norm's gain ``w`` folded in; ``None``: no gain, or already folded);
+    for a LayerNorm (``centred_norm``: the norm subtracts the mean over d_model, so that direction never
+    reaches W_U) ``W' -= mean over d_model`` (each column centred); then ``W' -= mean over the vocabulary``
+    (each row centred: softmax is shift-invariant). Pass the *effective* gain (Gemma's RMSNorm scales by
+    ``1 + w``). In float64.
+    """
+    if W_U.ndim != 2:
+        raise ValueError(f"W_U must be (d_model, d_vocab), got shape {tuple(W_U.shape)}")
+    _check_finite("W_U", W_U)
+    W = W_U.detach().to(torch.float64)
+    if final_norm_weight is not None:
+        if final_norm_weight.shape != W.shape[:1]:
+            raise ValueError(f"final norm weight {tuple(final_norm_weight.shape)} does not match W_U's d_model "
+                             f"{W.shape[0]}")
+        W = final_norm_weight.detach().to(W)[:, None] * W
+    if centred_norm:
+        W = W - W.mean(0, keepdim=True)
+    return W - W.mean(1, keepdim=True)
+
+
+class WUSpectrum(NamedTuple):
+    U: Float[Tensor, "d_model k"]
+    S: Float[Tensor, " k"]
+    spectrum: Float[Tensor, " r"]
+    """Every singular value of W_U (descending), the excluded direction's left out."""
+
+
+def _orthonormal_complement(e: Tensor) -> Tensor:
+    """``(d, d - 1)`` orthonormal columns spanning the complement of the unit vector ``e`` (Householder)."""
+    d = len(e)
+    v = e.clone()
+    v[0] += math.copysign(1.0, float(e[0]))  # reflect e onto -sign(e_0) * basis vector 0
+    H = torch.eye(d, dtype=e.dtype, device=e.device) - 2 * torch.outer(v, v) / (v @ v)
+    return H[:, 1:]
+
+
 def bottom_left_singular_vectors(W_U: Float[Tensor, "d_model d_vocab"], k: int,
-                                 vocab_chunk: int = 65_536) -> BottomSingularVectors:
+                                 vocab_chunk: int = 65_536, *,
+                                 exclude: Float[Tensor, " d_model"] | None = None) -> BottomSingularVectors:
     """The ``k`` bottom left singular vectors of ``W_U`` (antipodal §3.2: ``U_{-10}, ..., U_{-1}``).
 
     Computed as eigenvectors of the float64 Gram matrix ``G = W_U W_U^T`` (``d_model x d_model``,
     accumulated over vocabulary chunks): ``G = U S^2 U^T``, so its eigenvectors are the left singular
     vectors. Measured here (one CPU thread, random 768 x 50257 float32, GPT-2's shape): 2.6 s against 9.3 s
     for ``torch.linalg.svd(W_U, full_matrices=False)``, same bottom-10 vectors up to sign (|cos| - 1 < 4e-7).
-    Squaring costs precision only for singular values below ~1e-8 of the largest (float64), far from the
-    ratios of LM unembeddings. Signs are made deterministic (largest-magnitude coordinate positive) but remain arbitrary.
+    Precision of squaring: the *vectors* are as accurate as the SVD's unless a gap between two eigenvalues of
+    G is near float64 rounding of G's norm (eigenvector error ~ eps * S_max^2 / gap); the *singular values*
+    are not: an eigenvalue of G carries an absolute error ~ eps * S_max^2, so ``S_i`` has a relative error
+    ~ eps * (S_max / S_i)^2 / 2 (eps = 2^-53), which matters only for ``S_i`` below ~1e-6 of ``S_max``.
+
+    ``exclude`` (a unit vector, e.g. the normalised all-ones direction of a processed W_U): the vectors are
+    taken in its orthogonal complement (``Q^T G Q``, ``Q`` an orthonormal basis of the complement), so a
+    trivial direction of W_U's null space is never ``U_{-1}``. Signs are made deterministic (largest-magnitude
+    coordinate positive) but remain arbitrary.
     """
+    spectrum = unembedding_spectrum(W_U, k, vocab_chunk, exclude=exclude)
+    return BottomSingularVectors(spectrum.U, spectrum.S)
+
+
+def unembedding_spectrum(W_U: Float[Tensor, "d_model d_vocab"], k: int, vocab_chunk: int = 65_536, *,
+                         exclude: Float[Tensor, " d_model"] | None = None) -> WUSpectrum:
+    """:func:`bottom_left_singular_vectors` and every singular value of W_U (descending; the excluded
+    direction's left out): is there a dark subspace at all (bottom values far below the median)?"""
     if W_U.ndim != 2:
         raise ValueError(f"W_U must be (d_model, d_vocab), got shape {tuple(W_U.shape)}")
     d_model, d_vocab = W_U.shape
@@ -184,11 +246,25 @@ def bottom_left_singular_vectors(W_U: Float[Tensor, "d_model d_vocab"], k: int,
     for start in range(0, d_vocab, vocab_chunk):
         block = W_U[:, start:start + vocab_chunk].to(torch.float64)
         gram += block @ block.T
-    evals, evecs = torch.linalg.eigh((gram + gram.T) / 2)  # ascending: bottom singular vectors first
+    gram = (gram + gram.T) / 2
+    basis = None
+    if exclude is not None:
+        e = exclude.detach().to(gram)
+        if e.shape != (d_model,) or not math.isclose(float(e.norm()), 1.0, abs_tol=1e-6):
+            raise ValueError(f"exclude must be a unit vector of length d_model = {d_model}")
+        if k > d_model - 1:
+            raise ValueError(f"k must be <= d_model - 1 = {d_model - 1} when a direction is excluded, got {k}")
+        basis = _orthonormal_complement(e)
+        gram = basis.T @ gram @ basis
+        gram = (gram + gram.T) / 2
+    evals, evecs = torch.linalg.eigh(gram)  # ascending: bottom singular vectors first
+    if basis is not None:
+        evecs = basis @ evecs
     U = evecs[:, :k].flip(1)  # columns U_{-k}, ..., U_{-1}
     pivot = U.abs().argmax(dim=0)
     U = U * torch.sign(U[pivot, torch.arange(k, device=U.device)])
-    return BottomSingularVectors(U, evals[:k].flip(0).clamp(min=0).sqrt())
+    S = evals.clamp(min=0).sqrt()
+    return WUSpectrum(U, S[:k].flip(0), S.flip(0))
 
 
 # ------------------------------------------------------------------------------ pairwise score (§3.3)
@@ -233,8 +309,10 @@ def pairwise_scores(W_enc: Float[Tensor, "d_in d_sae"], W_dec: Float[Tensor, "d_
     ``allow_tf32=True`` (CUDA only, float32) lets cuBLAS round the GEMM inputs to TF32. Either only
     *selects* the partner: the returned cosines and score are the full-precision values for that partner,
     so ``score <= exact score`` (up to float32 rounding) and the shortfall is nonzero only where a near-tie
-    was resolved the wrong way; ``tests/unit/test_antipodal_metrics.py`` bounds it by 2^-7 (measured max
-    3.8e-3 on clustered near-antipodes, see there). Memory: one extra copy of the unit rows in ``dtype``.
+    was resolved the wrong way. The rigorous bound on the shortfall is :func:`bfloat16_shortfall_bound`
+    (~14 * 2^-8 = 0.055); 2^-7 is *typical* (measured up to 3.8e-3 on (512, 64) clustered near-antipodes,
+    but 8.5e-3 and 9.5e-3 at d_in 24-33 with 50-100 clusters and noise 0.2-0.25). Memory: one extra copy
+    of the unit rows in ``dtype``.
     """
     W_enc, W_dec = W_enc.detach(), W_dec.detach()  # a measurement, not a training loss: no autograd
     _check_sae_weights(W_enc, W_dec)
@@ -259,6 +337,21 @@ def pairwise_scores(W_enc: Float[Tensor, "d_in d_sae"], W_dec: Float[Tensor, "d_
                                     sparse_argmax=enc.device.type == "cpu")
     enc_cos, dec_cos = _partner_cosines(enc, partner, chunk_size), _partner_cosines(dec, partner, chunk_size)
     return PairwiseScores(enc_cos * dec_cos, partner, enc_cos, dec_cos)
+
+
+def bfloat16_shortfall_bound(d_in: int) -> float:
+    """The rigorous worst case of ``exact score - bfloat16-selected score`` (:func:`pairwise_scores`).
+
+    With bfloat16's unit roundoff ``u = 2^-8``: rounding each unit row to bfloat16 moves it by at most ``u``
+    in norm, so a cosine of two rounded rows is off by ``<= 2u + u^2``; float32 accumulation adds
+    ``<= d_in * 2^-24``; rounding the GEMM output to bfloat16 adds ``<= u`` (|cos| <= 1): each cosine is
+    off by ``e_c = 3u + u^2 + d_in 2^-24``. Their product is off by ``<= 2 e_c + e_c^2``, and rounding it
+    to bfloat16 adds ``u``: every compared product is within ``e_p = 2 e_c + e_c^2 + u`` of its exact
+    value, so the selected partner's exact product is at most ``2 e_p`` below the true maximum (~14 u).
+    """
+    u = 2.0**-8
+    e_c = 3 * u + u * u + d_in * 2.0**-24
+    return 2 * (2 * e_c + e_c * e_c + u)
 
 
 @contextlib.contextmanager
@@ -363,6 +456,55 @@ def _partner_cosines(unit: Float[Tensor, "d_sae d_in"], partner: Int[Tensor, " d
     return out.clamp_(-1.0, 1.0)
 
 
+def abs_max_cosine_partners(W: Float[Tensor, "d_sae d_in"], rows: Int[Tensor, " n"],
+                            chunk_size: int = 1024) -> tuple[Int[Tensor, " n"], Float[Tensor, " n"]]:
+    """For each latent ``i`` in ``rows``: ``k = argmax_{l != i} |cos(W[i], W[l])|`` and ``cos(W[i], W[k])``
+    (signed), as antipodal App B / Fig 5c chooses the encoder and the decoder partners *separately*.
+
+    ``W``: one weight per latent as rows (``W_dec``, or ``W_enc.T``); ties go to the lowest ``l``.
+    """
+    if W.ndim != 2 or len(W) < 2:
+        raise ValueError(f"W must be (d_sae >= 2, d_in), got shape {tuple(W.shape)}")
+    unit = _unit_rows("weights", W.detach().contiguous(), _compute_dtype(W))
+    partner = torch.empty(len(rows), dtype=torch.int64, device=W.device)
+    cos = torch.empty(len(rows), dtype=unit.dtype, device=W.device)
+    for start in range(0, len(rows), chunk_size):
+        idx = rows[start:start + chunk_size].to(W.device)
+        c = (unit[idx] @ unit.T).clamp_(-1.0, 1.0)
+        c[torch.arange(len(idx), device=W.device), idx] = 0.0  # l != i: |cos| = 0 never wins over another l
+        k = c.abs().argmax(dim=1)
+        partner[start:start + len(idx)] = k
+        cos[start:start + len(idx)] = c.gather(1, k[:, None])[:, 0]
+    return partner, cos
+
+
+def rank_fraction(values: Float[Tensor, " n"]) -> Float[Tensor, " n"]:
+    """For each entry, the fraction of the *other* entries strictly below it (0: the lowest, 1: above all).
+
+    Antipodal §3.2's "high composition with the bottom W_U subspace" has no absolute scale (a random
+    direction's composition with ``k`` of ``d`` dimensions is ~ sqrt(k/d)), so it is read as a rank.
+    """
+    if values.ndim != 1 or len(values) < 2:
+        raise ValueError(f"rank_fraction needs a 1-D tensor of >= 2 entries, got shape {tuple(values.shape)}")
+    ordered = values.sort().values
+    below = torch.searchsorted(ordered, values.contiguous(), right=False)
+    return below.to(torch.float64) / (len(values) - 1)
+
+
+def u1_pair(abs_cos_u1: Float[Tensor, " d_sae"], density: Float[Tensor, " d_sae"], partner: Int[Tensor, " d_sae"],
+            dense_threshold: float) -> tuple[int, int] | None:
+    """"The pair" of antipodal §3.2 / Fig 2a / Fig 5b / Fig 6: the dense latent (density > threshold) whose
+    decoder has the largest ``|cos|`` with ``U_{-1}``, and its pairwise-score partner; ``None`` if no latent is
+    dense (the claims about the pair are then inconclusive). Ties: the lowest index."""
+    dense = density > dense_threshold
+    if not bool(dense.any()):
+        return None
+    masked = torch.where(dense, abs_cos_u1.to(torch.float64), torch.tensor(-1.0, dtype=torch.float64,
+                                                                            device=abs_cos_u1.device))
+    i = int(masked.argmax())
+    return i, int(partner[i])
+
+
 def encoder_decoder_cosine(W_enc: Float[Tensor, "d_in d_sae"],
                            W_dec: Float[Tensor, "d_sae d_in"]) -> Float[Tensor, " d_sae"]:
     """``cos(W_enc[:, i], W_dec[i])`` per latent (antipodal App B, Fig 5a)."""
@@ -448,6 +590,25 @@ def spearman(x: Float[Tensor, " n"], y: Float[Tensor, " n"]) -> Correlation:
     """Spearman's rank correlation with its two-sided p-value, ``scipy.stats.spearmanr``."""
     res = scipy.stats.spearmanr(*_as_numpy_pair(x, y, "spearman"))
     return Correlation(float(res.statistic), float(res.pvalue))
+
+
+def spearman_bootstrap_ci(x: Float[Tensor, " n"], y: Float[Tensor, " n"], *, confidence: float = 0.95,
+                          n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman's rho over resampled (x, y) pairs
+    (``scipy.stats.bootstrap``, ``paired=True``, fixed seed). Beside a p-value that is vacuous at 32k
+    latents (antipodal §3.4 at p < 1e-3), it says how large the correlation plausibly is. A resample that
+    is constant in either variable counts as rho = 0."""
+    a, b = _as_numpy_pair(x, y, "spearman_bootstrap_ci")
+
+    def rho(u: np.ndarray, v: np.ndarray) -> float:
+        # a resample that is constant in either variable has no rank correlation: 0, as for the point value
+        if np.ptp(u) == 0 or np.ptp(v) == 0:
+            return 0.0
+        return float(scipy.stats.spearmanr(u, v).statistic)
+
+    res = scipy.stats.bootstrap((a, b), rho, paired=True, vectorized=False, confidence_level=confidence,
+                                n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 # ------------------------------------------------------------------------- summaries over latents

@@ -73,3 +73,24 @@ def shrinkage_ratio(x: Float[Tensor, "tokens d_in"], x_hat: Float[Tensor, "token
     if not bool(keep.any()):
         raise ValueError("shrinkage_ratio: every token has a zero-norm input")
     return (x_hat.to(torch.float64).norm(dim=-1)[keep] / norms[keep]).mean()
+
+
+def magnitude_ratio(f: Float[Tensor, "tokens d_sae"], W_dec: Float[Tensor, "d_sae d_in"],
+                    true_acts: Float[Tensor, "tokens n_features"]) -> Float[Tensor, ""]:
+    """Pooled magnitude of the SAE's active latents against the truth,
+    ``sum_t sum_i f_ti ||W_dec[i]|| / sum_t sum_j a_tj``, for unit-norm true feature directions.
+
+    The SAE primer §4: the L1 penalty "pulls all activations toward zero", so the SAE "underestimates the
+    true magnitude of the features" (ratio < 1); TopK removes the penalty. ``true_acts`` are the toy's known
+    feature activations ``a`` (``x = a @ directions``, unit directions); the latent magnitude is weighted by
+    its decoder norm, so the ratio does not depend on how the SAE splits a scale between f and W_dec.
+    Pooled over tokens (a token with no active feature has no ratio of its own).
+    """
+    if f.ndim != 2 or W_dec.ndim != 2 or f.shape[1] != W_dec.shape[0] or true_acts.ndim != 2 \
+            or true_acts.shape[0] != f.shape[0]:
+        raise ValueError(f"f (tokens, d_sae), W_dec (d_sae, d_in) and true_acts (tokens, n_features) must match, "
+                         f"got {tuple(f.shape)}, {tuple(W_dec.shape)}, {tuple(true_acts.shape)}")
+    truth = true_acts.to(torch.float64).sum()
+    if not bool(truth > 0):
+        raise ValueError("magnitude_ratio: no true feature is active on any token")
+    return (f.to(torch.float64) @ W_dec.to(torch.float64).norm(dim=1)).sum() / truth

@@ -33,7 +33,7 @@ def fixture_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         g = torch.Generator().manual_seed(1)
         sae.W_enc.normal_(generator=g)
         sae.W_dec.normal_(generator=g)
-        sae.threshold.fill_(0.5)
+        sae.threshold.fill_(0.1)  # low enough that some latents are dense (a pair to draw and judge)
     sae.save_model(root / "sae")
     (root / "text").mkdir()
     (root / "text" / "a.txt").write_text(TEXT)

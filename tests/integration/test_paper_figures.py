@@ -32,6 +32,8 @@ def _antipodal_arrays(rng: np.random.Generator, with_layers: bool) -> dict:
         "rho_wu_dec": rng.uniform(0, 0.1, D_SAE), "score": rng.uniform(0, 0.4, D_SAE),
         "enc_cos_partner": rng.uniform(-0.6, 0.6, D_SAE), "dec_cos_partner": rng.uniform(-0.6, 0.6, D_SAE),
         "encdec_cos": rng.uniform(0.5, 1.0, D_SAE), "dec_u1": rng.uniform(-1, 1, D_SAE),
+        "absmax_enc_cos": rng.uniform(-0.6, 0.6, D_SAE), "absmax_dec_cos": rng.uniform(-0.6, 0.6, D_SAE),
+        "spectrum_raw": np.linspace(2.0, 0.05, 16), "spectrum_processed": np.linspace(2.0, 0.02, 15),
         "top_pair": np.array([0, 1]),
         "pair_acts": np.stack([np.maximum(z, 0), np.maximum(-z, 0)], axis=1), "resid_u1": z,
         "entropy": 5.0 - 0.1 * np.abs(z), "pc_variances": np.array([3.0, 1.0]),
@@ -169,18 +171,21 @@ def test_per_layer_figure_is_absent_when_no_target_has_layers(tmp_path: Path) ->
 
 
 def test_antipodal_figure_arrays_subsample_tokens_deterministically_and_aligned() -> None:
-    from replication.analyses.antipodal import AntipodalArrays, AntipodalSettings, figure_arrays
+    from replication.analyses.antipodal import AntipodalArrays, AntipodalSettings, ReadingArrays, figure_arrays
 
     n, d_sae = 25_000, 8
     t = torch.arange(n, dtype=torch.float64)
     per_latent = torch.linspace(0, 1, d_sae, dtype=torch.float64)
+    reading = ReadingArrays(u1=torch.ones(4, dtype=torch.float64), spectrum=torch.linspace(2, 1, 4,
+                                                                                           dtype=torch.float64),
+                            rho_wu_dec=per_latent, dec_u1=per_latent, pair=(3, 5),
+                            pair_acts=torch.stack([2 * t, 3 * t], dim=1), resid_u1=t, u1_fraction_per_layer=None)
     a = AntipodalArrays(
-        density=per_latent, rho_pc_enc=per_latent, rho_pc_dec=per_latent, rho_wu_dec=per_latent, score=per_latent,
+        density=per_latent, rho_pc_enc=per_latent, rho_pc_dec=per_latent, score=per_latent,
         partner=torch.zeros(d_sae, dtype=torch.int64), enc_cos_partner=per_latent, dec_cos_partner=per_latent,
-        encdec_cos=per_latent, dec_u1=per_latent, top_pair=(3, 5),
-        pair_acts=torch.stack([2 * t, 3 * t], dim=1), resid_u1=t, entropy=-t, u1_fraction_per_layer=None,
-        pc_variances=torch.ones(2, dtype=torch.float64), u1=torch.ones(4, dtype=torch.float64), n_tokens=n,
-        settings=AntipodalSettings(k_pc=2, k_wu=1))
+        encdec_cos=per_latent, readings={"processed": reading, "raw": reading._replace(pair=None, pair_acts=None)},
+        absmax_enc_cos=per_latent, absmax_dec_cos=per_latent, entropy=-t,
+        pc_variances=torch.ones(2, dtype=torch.float64), n_tokens=n, settings=AntipodalSettings(k_pc=2, k_wu=1))
     first, second = figure_arrays(a), figure_arrays(a)
     u = first["resid_u1"].double()
     assert len(u) == 20_000 and first["n_tokens_saved"] == 20_000 and first["n_tokens"] == n
@@ -189,7 +194,9 @@ def test_antipodal_figure_arrays_subsample_tokens_deterministically_and_aligned(
     torch.testing.assert_close(first["pair_acts"].double(), torch.stack([2 * u, 3 * u], dim=1), rtol=1e-6, atol=0)
     torch.testing.assert_close(first["entropy"].double(), -u, rtol=1e-6, atol=0)  # the same tokens for all three
     assert "u1_fraction_per_layer" in first and first["u1_fraction_per_layer"] is None  # write_arrays skips None
+    # the figures draw the primary reading's pair; both readings' W_U spectra are saved
     assert first["top_pair"].tolist() == [3, 5] and first["density"].dtype == torch.float32
+    assert {"spectrum_raw", "spectrum_processed"} <= set(first)
     # Pearson r over ALL tokens: f_i - f_j = -t is exactly anti-correlated with x . U_{-1} = t
     assert first["pearson_pair_diff_u1"] == pytest.approx(-1.0, abs=1e-12)
 
@@ -235,7 +242,8 @@ def test_lm_target_arrays_render_every_figure(fixture_dir: Path, tmp_path: Path,
         for maker in _makers(paper):
             drawn[maker.name] = maker.make(inputs, tmp_path / f"{maker.name}.png")
             plt.close("all")
-    assert all(drawn[name] for name in EXPECTED["antipodal"]), drawn
+    assert all(drawn[name] for name in EXPECTED["antipodal"]), sorted(n for n, ok in drawn.items() if not ok)
+    assert drawn["wu-spectrum"] is True  # both readings of W_U, beside the U_{-1} claims
     assert drawn["fig7-alignment-histograms"] is True
     # the toy-only figures (sweeps from records, MCS, snapshots) have nothing to draw here
     assert not any(drawn[n] for n in ("fig2-mcs-vs-alignment", "fig4-ev-vs-l0", "fig5-dead-vs-l0",

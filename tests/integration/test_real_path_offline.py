@@ -30,7 +30,12 @@ def test_real_path_end_to_end(fixture_dir: Path, monkeypatch: pytest.MonkeyPatch
     arrays = measure(inputs)
     # BOS is excluded: every row starts with BOS, so counted tokens = rows * (ctx_len - 1)
     assert arrays.n_tokens % 31 == 0 and arrays.n_tokens >= 600
-    assert arrays.u1_fraction_per_layer is not None and arrays.u1_fraction_per_layer.shape == (3,)
+    for reading in arrays.readings.values():
+        assert reading.u1_fraction_per_layer is not None and reading.u1_fraction_per_layer.shape == (3,)
+    # GPT-2 has a LayerNorm: the processed reading excludes the all-ones direction that centring nulls
+    ones = torch.full((32,), 32**-0.5, dtype=torch.float64)
+    assert abs(float(arrays.readings["processed"].u1 @ ones)) < 1e-9
+    assert len(arrays.readings["processed"].spectrum) == 31 and len(arrays.readings["raw"].spectrum) == 32
     assert arrays.entropy is not None and bool((arrays.entropy >= 0).all())
     assert bool((arrays.entropy <= math.log(inputs.W_U.shape[1]) + 1e-6).all())  # entropy <= log |V|
     values = summarise(arrays)
@@ -91,7 +96,11 @@ def test_real_claims_are_judged_and_recorded_from_the_fixture(fixture_dir: Path,
     assert len(claims) == 14
     for claim in claims:
         verdict = runner.verdict(claim, Tier.REAL, target, analysis)
-        assert verdict.status in (Status.REPLICATED, Status.NOT_REPLICATED), verdict.summary()
+        assert verdict.status is not Status.NOT_RUN, verdict.summary()
+        assert [v.reading for v in (verdict, *verdict.alternatives)] == list(claim.reading_names)
     records = iter_records(tmp_path)
     assert {r.claim_id for r in records} == {c.id for c in claims}
+    # one record per reading of every claim that reads W_U
+    expected = sum(len(c.reading_names) for c in claims)
+    assert len(records) == expected and {r.reading for r in records} == {None, "raw", "processed"}
     assert all(r.tier == "real" and r.target == "tiny-gpt2-fixture" and r.seed is None for r in records)

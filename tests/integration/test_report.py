@@ -22,8 +22,10 @@ def _fake_topk_results(root: Path) -> None:
     """Records as a toy run writes them (values are made up: this tests rendering, not science)."""
     load_all()
     for seed in range(3):
-        values = {"topk_l0_max_abs_deviation": 0.0, "shrinkage_gap_min_over_l0_overlap": 0.3 + seed / 100,
-                  "relu_dead_fraction_at_max_l1": 0.0 if seed == 1 else 0.1}
+        values = {"topk_l0_max_abs_deviation": 0.0, "magnitude_gap_min_over_l0_overlap": 0.3 + seed / 100,
+                  "relu_dead_fraction_at_max_reconstructing_l1": 0.0 if seed == 1 else 0.1,
+                  "relu_n_reconstructing_points": 0.0 if seed == 2 else 3.0, "relu_chosen_l1": 1.0,
+                  "relu_chosen_l0": 5.0, "relu_chosen_explained_variance": 0.6}
         for k in (2, 4, 8):
             values |= {f"topk_k{k}_l0": float(k), f"topk_k{k}_shrinkage": 0.7 + k / 100,
                        f"topk_k{k}_explained_variance": 0.5 + k / 20, f"topk_k{k}_dead_fraction": 0.0}
@@ -33,6 +35,17 @@ def _fake_topk_results(root: Path) -> None:
         m = Measurement(Tier.TOY, "toy-sparse", seed, values, wall_time_s=2.0)
         for claim in REGISTRY.by_paper("topk"):
             write_record(root, make_record(claim, m, judge(claim, m)))
+        # a claim with two readings: inconclusive under the primary (no outlier in both subspaces), replicated
+        # under the other
+        claim = REGISTRY.get("antipodal.pairs_are_antipodal")
+        values = {"n_dense": 2.0}
+        for reading, n_both in (("processed", 0.0), ("raw", 2.0)):
+            values |= {f"u1_pair_max_cosine@{reading}": -0.99, f"frac_both_outliers_antipodal@{reading}": 1.0,
+                       f"n_both_outliers@{reading}": n_both, f"u1_pair_abs_cos_u1@{reading}": 0.99,
+                       f"wu_sv_min_over_median@{reading}": 0.05, f"wu_sv_min_over_next@{reading}": 0.1}
+        m = Measurement(Tier.TOY, "toy-antipodal-jumprelu", seed, values, wall_time_s=1.0)
+        for reading in claim.reading_names:
+            write_record(root, make_record(claim, m, judge(claim, m, reading)))
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +61,16 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     lines = text.splitlines()
     for claim in REGISTRY:
         assert any(line.startswith(f"| {claim.id} | ") for line in lines), claim.id
-    detail = next(line for line in lines if line.startswith("| topk.dead_latents | toy | toy-sparse"))
+    detail = next(line for line in lines if line.startswith("| topk.dead_latents | toy | toy-sparse |"))
+    # a judged failure on seed 1 outweighs the inconclusive seed 2 (its precondition failed)
     assert "| not replicated |" in detail and "fails on 1 of 3 seeds" in detail
-    assert "relu_dead_fraction_at_max_l1 = 0.06667 [0, 0.1]" in detail  # mean [min, max] over the 3 seeds
+    assert "relu_dead_fraction_at_max_reconstructing_l1 = 0.06667 [0, 0.1]" in detail  # mean [min, max] over seeds
+    assert "relu_n_reconstructing_points = 2 [0, 3]" in detail  # the precondition's values are shown too
+    pair = next(line for line in lines
+                if line.startswith("| antipodal.pairs_are_antipodal | toy | toy-antipodal-jumprelu"))
+    assert "| inconclusive |" in pair and "precondition n_both_outliers = 0 fails >= 1" in pair
+    assert "processed (primary): inconclusive; raw: replicated" in pair
+    assert "Readings of the open choice 'W_U'" in text
     glance = next(line for line in lines if line.startswith("| topk.less_shrinkage | "))
     assert "replicated (toy-sparse)" in glance
     # every not-run row says why: an LLM judge (autointerp), a GPU and weights (real targets), no records yet
@@ -66,6 +86,7 @@ def test_html_is_self_contained(report: tuple[Path, Path]) -> None:
     assert images, "no embedded figure"
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "src='http" not in html and 'src="http' not in html
+    assert "<tr class='inconclusive'>" in html and "tr.inconclusive td{background" in html  # its own colour
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: `apt-get install chromium` "

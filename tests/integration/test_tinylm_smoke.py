@@ -95,7 +95,7 @@ def test_every_tinylm_claim_runs_on_the_smoke_profile(smoke_root: Path, tmp_path
             verdict = runner.verdict(claim, tier, target, analysis)
             judged.append((claim.id, verdict.status))
             if target is not None:
-                assert verdict.status in (Status.REPLICATED, Status.NOT_REPLICATED), verdict.summary()
+                assert verdict.status is not Status.NOT_RUN, verdict.summary()  # judged, or inconclusive
     implemented = {cid for cid, status in judged if status is not Status.NOT_RUN}
     assert {r.claim_id for r in iter_records(tmp_path / "results")} == implemented
     assert any(cid.startswith("antipodal.") for cid in implemented)

@@ -22,13 +22,15 @@ import torch
 
 from claims.antipodal import PAPER
 from replication.analyses.antipodal import (
+    READINGS,
     ActivationBatch,
     AntipodalSettings,
+    FinalNorm,
     StreamInputs,
     measure,
     summarise,
 )
-from replication.claims import REGISTRY, Tier, load_all
+from replication.claims import REGISTRY, Tier, load_all, metric_key
 from replication.verdict import Measurement, Status, judge
 
 D_IN, D_SAE, N_TOKENS, P_FIRE = 102, 100, 16_384, 0.02
@@ -36,6 +38,7 @@ E = torch.eye(D_IN, dtype=torch.float64)
 U = (E[0] - E[1]) / math.sqrt(2)
 W = (E[0] + E[1]) / math.sqrt(2)
 SETTINGS = AntipodalSettings(k_pc=1, k_wu=1, chunk_size=7)
+LAYER_NORM = FinalNorm(None, centred=True)  # the logits below: a parameter-free LayerNorm, then W_U
 
 
 def _W_U() -> torch.Tensor:
@@ -88,7 +91,7 @@ def _inputs(pair: bool, dense: bool) -> tuple[StreamInputs, torch.Tensor, torch.
 
     keep = torch.ones(N_TOKENS, dtype=torch.bool)
     keep[torch.arange(0, N_TOKENS, 5000)] = False
-    return StreamInputs(_sae(pair), W_U, SETTINGS, stream), feats[keep], z[keep]
+    return StreamInputs(_sae(pair), W_U, SETTINGS, stream, LAYER_NORM), feats[keep], z[keep]
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +120,8 @@ def test_positive_per_latent_arrays_have_the_known_values(positive) -> None:
     expected_density = torch.cat([(z > 0).double().mean()[None], (z < 0).double().mean()[None],
                                   feats[:, 2:].mean(0)])
     torch.testing.assert_close(a.density, expected_density, rtol=0, atol=1e-12)  # exact counts
-    assert a.top_pair == (0, 1)
+    for r in READINGS:
+        assert a.readings[r].pair == (0, 1), r
     torch.testing.assert_close(a.score[:2], torch.ones(2), rtol=0, atol=1e-6)
     torch.testing.assert_close(a.score[2:], torch.zeros(D_SAE - 2), rtol=0, atol=1e-6)  # orthogonal latents
     # the sample PC tilts off u by the sample cross-covariance of z with the 98 features: 1 - rho ~
@@ -125,14 +129,18 @@ def test_positive_per_latent_arrays_have_the_known_values(positive) -> None:
     torch.testing.assert_close(a.rho_pc_enc[:2], torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-3)
     # ...and each sparse encoder picks up the same tilt, ~sqrt(P_FIRE / N_TOKENS) = 1.1e-3 (max measured 2.9e-3)
     torch.testing.assert_close(a.rho_pc_enc[2:], torch.zeros(D_SAE - 2, dtype=torch.float64), rtol=0, atol=1e-2)
-    torch.testing.assert_close(a.rho_wu_dec[:2], torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-6)
-    torch.testing.assert_close(a.rho_wu_dec[2:], torch.zeros(D_SAE - 2, dtype=torch.float64), rtol=0, atol=1e-6)
+    raw = a.readings["raw"]
+    torch.testing.assert_close(raw.rho_wu_dec[:2], torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-6)
+    torch.testing.assert_close(raw.rho_wu_dec[2:], torch.zeros(D_SAE - 2, dtype=torch.float64), rtol=0, atol=1e-6)
     torch.testing.assert_close(a.encdec_cos[:2], torch.ones(2), rtol=0, atol=1e-6)
     torch.testing.assert_close(a.encdec_cos[2:], torch.full((D_SAE - 2,), 1 / math.sqrt(1.25)), rtol=0, atol=1e-6)
-    torch.testing.assert_close(a.u1.abs(), U.abs(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(raw.u1.abs(), U.abs(), rtol=0, atol=1e-6)
     # f_0 - f_1 = x . u = z, and x . U_{-1} = +-z
-    torch.testing.assert_close(a.pair_acts[:, 0] - a.pair_acts[:, 1], z, rtol=0, atol=1e-5)
-    torch.testing.assert_close(a.resid_u1.abs(), z.abs(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(raw.pair_acts[:, 0] - raw.pair_acts[:, 1], z, rtol=0, atol=1e-5)
+    torch.testing.assert_close(raw.resid_u1.abs(), z.abs(), rtol=0, atol=1e-5)
+    # processed: centring W_U over the vocabulary is a rank-one change of W_U W_U^T, which tilts U_{-1} off u
+    # by ~|W_U 1| / sqrt(d_vocab) relative to the gap (measured |cos| > 0.999); the pair is still (0, 1)
+    assert float((a.readings["processed"].u1 @ U).abs()) > 0.99
 
 
 def test_positive_metrics_have_the_known_values(positive) -> None:
@@ -141,17 +149,24 @@ def test_positive_metrics_have_the_known_values(positive) -> None:
     assert m["frac_outliers_dense"] == pytest.approx(1.0, abs=1e-12)
     assert m["frac_dense_outliers"] == pytest.approx(1.0, abs=1e-12)
     assert m["frac_very_dense_paired"] == pytest.approx(1.0, abs=1e-12)
-    assert m["top_pair_max_cosine"] == pytest.approx(-1.0, abs=1e-6)
-    assert m["top_pair_s"] == pytest.approx(1.0, abs=1e-6)
-    assert m["top_pair_coactivation_rate"] == 0.0  # relu(z) and relu(-z) are never both > 0
-    assert m["top_pair_min_density"] == pytest.approx(float(min((z > 0).double().mean(), (z < 0).double().mean())),
-                                                      abs=1e-12)
-    assert m["abs_corr_pair_diff_u1"] == pytest.approx(1.0, abs=1e-9)
-    assert m["top_pair_u1_projection_product"] == pytest.approx(-1.0, abs=1e-6)  # sign-invariant
+    raw = {k[:-len("@raw")]: v for k, v in m.items() if k.endswith("@raw")}
+    assert raw["u1_pair_max_cosine"] == pytest.approx(-1.0, abs=1e-6)
+    assert raw["u1_pair_s"] == pytest.approx(1.0, abs=1e-6)
+    assert raw["u1_pair_coactivation_rate"] == 0.0  # relu(z) and relu(-z) are never both > 0
+    assert raw["u1_pair_min_density"] == pytest.approx(float(min((z > 0).double().mean(), (z < 0).double().mean())),
+                                                       abs=1e-12)
+    assert raw["abs_corr_u1_pair_diff"] == pytest.approx(1.0, abs=1e-9)
+    assert raw["u1_pair_u1_projection_product"] == pytest.approx(-1.0, abs=1e-6)  # sign-invariant
+    assert raw["u1_pair_min_wu_rank"] == pytest.approx(98 / 99, abs=1e-12)  # above every sparse latent
+    # the only outliers in both subspaces are the pair, and each is the other's antipodal s-partner
+    assert raw["n_both_outliers"] == 2.0 and raw["frac_both_outliers_antipodal"] == 1.0
+    # W_U's singular values: 1 except 0.01 along u
+    assert raw["wu_sv_min_over_median"] == pytest.approx(0.01, rel=1e-6)
+    assert raw["wu_sv_min_over_next"] == pytest.approx(0.01, rel=1e-6)
     # (no known value for spearman_rho_pc_vs_rho_wu here: the 98 sparse latents' compositions are 0 in exact
     # arithmetic, so their ranks are ranks of rounding and sampling noise)
-    assert m["top_outliers_in_both"] == 1.0
-    assert m["n_high_s_with_positive_partner_cos"] == 0.0
+    assert raw["top_outliers_in_both"] == 1.0
+    assert m["n_high_s"] == 2.0 and m["n_high_s_with_positive_partner_cos"] == 0.0
     assert m["median_encdec_cos_outliers_minus_rest"] == pytest.approx(1 - 1 / math.sqrt(1.25), abs=1e-6)
     # entropy: an independent numpy/scipy computation on the same tokens
     x, _, _ = _data(True)
@@ -161,7 +176,7 @@ def test_positive_metrics_have_the_known_values(positive) -> None:
     logp = logits - scipy.special.logsumexp(logits, axis=1, keepdims=True)
     entropy = -(np.exp(logp) * logp).sum(1)
     ref = scipy.stats.pearsonr((x.double().numpy() @ U.numpy())[keep], entropy)
-    assert m["abs_corr_u1_entropy"] == pytest.approx(abs(float(ref.statistic)), abs=1e-5)
+    assert raw["abs_corr_u1_entropy"] == pytest.approx(abs(float(ref.statistic)), abs=1e-5)
     ref_s = scipy.stats.spearmanr(a.rho_pc_enc.numpy(), a.score.numpy())
     assert m["spearman_rho_s"] == pytest.approx(float(ref_s.statistic), abs=1e-12)
 
@@ -177,13 +192,20 @@ def test_exact_pair_replicates_the_pair_claims(positive, control, claim_id: str)
 
 
 @pytest.mark.parametrize("claim_id", [
-    "antipodal.outliers_mostly_dense", "antipodal.dense_are_outliers", "antipodal.pairs_are_antipodal",
-    "antipodal.pair_never_coactive", "antipodal.pair_diff_tracks_u1", "antipodal.u1_tracks_entropy",
-    "antipodal.dense_latents_paired", "antipodal.enc_dec_aligned_when_dense", "antipodal.example_pairs",
-    "antipodal.pc_wu_co_composition",
+    "antipodal.outliers_mostly_dense", "antipodal.dense_are_outliers", "antipodal.u1_tracks_entropy",
+    "antipodal.dense_latents_paired", "antipodal.enc_dec_aligned_when_dense", "antipodal.pc_wu_co_composition",
 ])
 def test_no_pair_does_not_replicate_the_pair_claims(control, claim_id: str) -> None:
     assert _verdict(claim_id, control[1]) is Status.NOT_REPLICATED
+
+
+@pytest.mark.parametrize("claim_id", [
+    "antipodal.pairs_are_antipodal", "antipodal.pair_never_coactive", "antipodal.pair_diff_tracks_u1",
+    "antipodal.example_pairs", "antipodal.no_duplicate_pairs",
+])
+def test_no_dense_latent_leaves_the_pair_claims_inconclusive(control, claim_id: str) -> None:
+    # no dense latent (so no pair) and no latent with s > 0.9: these claims cannot be judged, never "replicated"
+    assert _verdict(claim_id, control[1]) is Status.INCONCLUSIVE
 
 
 def test_control_metrics_have_the_known_values(control) -> None:
@@ -192,11 +214,10 @@ def test_control_metrics_have_the_known_values(control) -> None:
     torch.testing.assert_close(a.score, torch.zeros(D_SAE), rtol=0, atol=1e-6)  # every latent orthogonal
     assert m["n_dense"] == 0.0 and m["n_very_dense"] == 0.0
     assert m["frac_outliers_dense"] == 0.0 and m["frac_dense_outliers"] == 0.0
-    assert m["top_pair_max_cosine"] == pytest.approx(0.0, abs=1e-6)
+    assert a.readings["raw"].pair is None and m["u1_pair_found@raw"] == 0.0
     # x . U_{-1} is 0 up to float32 rounding (U_{-1} = u to ~1e-7) without the dense signal: whatever
-    # correlates with it is rounding noise, far below the claims' 0.3 / 0.95 (measured 0.035 and 0.02)
-    assert m["abs_corr_pair_diff_u1"] == pytest.approx(0.0, abs=0.1)
-    assert m["abs_corr_u1_entropy"] == pytest.approx(0.0, abs=0.1)
+    # correlates with it is rounding noise, far below the claim's 0.3 (measured 0.02)
+    assert m["abs_corr_u1_entropy@raw"] == pytest.approx(0.0, abs=0.1)
     assert m["median_encdec_cos_outliers_minus_rest"] == 0.0 and m["n_dense_outliers"] == 0.0
 
 
@@ -206,14 +227,74 @@ def test_every_toy_claim_metric_is_provided(positive) -> None:
     load_all()
     for claim in REGISTRY.by_paper(PAPER):
         if Tier.TOY in claim.tiers:
-            assert set(claim.metrics) <= PROVIDES_WITH_LOGITS <= set(positive[1]), claim.id
+            for metric in claim.metrics:
+                assert metric in PROVIDES_WITH_LOGITS or all(
+                    metric_key(metric, r) in PROVIDES_WITH_LOGITS for r in claim.reading_names), (claim.id, metric)
+    assert PROVIDES_WITH_LOGITS <= set(positive[1])
 
 
 def test_inputs_that_do_not_match_are_refused() -> None:
     inputs, _, _ = _inputs(pair=True, dense=True)
-    bad = StreamInputs(inputs.sae, inputs.W_U[:50], SETTINGS, inputs.stream)
+    bad = StreamInputs(inputs.sae, inputs.W_U[:50], SETTINGS, inputs.stream, LAYER_NORM)
     with pytest.raises(ValueError, match="W_U"):
         measure(bad)
-    empty = StreamInputs(inputs.sae, inputs.W_U, SETTINGS, lambda: iter(()))
+    empty = StreamInputs(inputs.sae, inputs.W_U, SETTINGS, lambda: iter(()), LAYER_NORM)
     with pytest.raises(ValueError, match="counted tokens"):
         measure(empty)
+
+
+# ------------------------------------------------------- the pair is the dense latent nearest U_{-1}
+
+
+def _decoy_inputs(settings: AntipodalSettings) -> tuple[StreamInputs, torch.Tensor]:
+    """A dense signal y along w with an *exact* antipodal pair (latents 0, 1: s = 1, the global argmax of s),
+    and the dense signal z along u = U_{-1} with a pair whose second decoder is tilted by 0.2 rad toward
+    e101 (latents 2, 3: s = cos 0.2 < 1). Sparse one-hot latents 4..99 on e4..e99. Returns (inputs, z)."""
+    from sae_lens import StandardSAE, StandardSAEConfig
+
+    g = torch.Generator().manual_seed(5)
+    n = 8192
+    feats = (torch.rand(n, 96, generator=g) < P_FIRE).to(torch.float64)
+    y, z = torch.randn(n, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64)
+    x = (feats @ E[4:100] + y[:, None] * W + z[:, None] * U).float()
+    tilted = math.cos(0.2) * U + math.sin(0.2) * E[101]
+    dec = torch.cat([torch.stack([W, -W, U, -tilted]), E[4:100]])
+    enc = torch.cat([torch.stack([W, -W, U, -U]), E[4:100]])
+    sae = StandardSAE(StandardSAEConfig(d_in=D_IN, d_sae=D_SAE))
+    with torch.no_grad():
+        sae.W_enc.copy_(enc.T)
+        sae.W_dec.copy_(dec)
+        sae.b_enc.zero_()
+        sae.b_dec.zero_()
+    W_U = _W_U()
+    stream = lambda: iter([ActivationBatch(x, torch.ones(n, dtype=torch.bool), _logits(x, W_U))])  # noqa: E731
+    return StreamInputs(sae, W_U, settings, stream, LAYER_NORM), z
+
+
+@pytest.mark.parametrize("candidates", [32, 0])  # 0: the pair is never among the recorded candidates
+def test_the_pair_is_the_dense_latent_nearest_u1_not_the_argmax_of_s(candidates: int) -> None:
+    inputs, z = _decoy_inputs(AntipodalSettings(k_pc=2, k_wu=1, chunk_size=7, pair_candidates=candidates))
+    a = measure(inputs)
+    assert int(a.score.argmax()) in (0, 1) and float(a.score[0]) == pytest.approx(1.0, abs=1e-6)  # the decoy
+    for r in READINGS:
+        assert a.readings[r].pair == (2, 3), r
+        # f_2 - f_3 = x . u = z exactly (latent 3 reads -u), so the pair tracks U_{-1}; the decoy would not
+        torch.testing.assert_close(a.readings[r].pair_acts[:, 0] - a.readings[r].pair_acts[:, 1], z,
+                                   rtol=0, atol=1e-5)
+    m = summarise(a)
+    assert m["u1_pair_s@raw"] == pytest.approx(math.cos(0.2), abs=1e-6)
+    assert m["abs_corr_u1_pair_diff@raw"] == pytest.approx(1.0, abs=1e-9)
+    assert _verdict("antipodal.pair_diff_tracks_u1", m) is Status.REPLICATED
+
+
+def test_fig5c_partners_are_chosen_separately_for_encoder_and_decoder() -> None:
+    from replication.metrics.antipodal import abs_max_cosine_partners
+
+    def rows(c1: float, c2: float) -> torch.Tensor:  # three unit rows: cos(0, 1) = c1, cos(0, 2) = c2
+        return torch.tensor([[1.0, 0.0, 0.0], [c1, (1 - c1**2) ** 0.5, 0.0], [c2, 0.0, (1 - c2**2) ** 0.5]])
+
+    enc, dec = rows(-0.95, 0.3), rows(0.2, 0.9)  # s-partner of latent 0: latent 2 (0.3 * 0.9 > -0.95 * 0.2)
+    p_enc, c_enc = abs_max_cosine_partners(enc, torch.tensor([0, 1]))
+    p_dec, c_dec = abs_max_cosine_partners(dec, torch.tensor([0]))
+    assert p_enc.tolist() == [1, 0] and c_enc.tolist() == pytest.approx([-0.95, -0.95], abs=1e-6)
+    assert p_dec.tolist() == [2] and c_dec.tolist() == pytest.approx([0.9], abs=1e-6)

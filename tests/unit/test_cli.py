@@ -34,7 +34,7 @@ def test_unknown_target_lists_the_known_ones(capsys: pytest.CaptureFixture[str])
 def test_show_prints_definition_and_tolerance(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "topk.less_shrinkage"]) == 0
     out = capsys.readouterr().out
-    assert "criterion:     shrinkage_gap_min_over_l0_overlap > 0" in out and "definition:" in out
+    assert "criterion:     magnitude_gap_min_over_l0_overlap > 0" in out and "definition:" in out
 
 
 def test_unknown_paper_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
