@@ -111,6 +111,14 @@ def record_path(root: Path, tier: str, target: str, claim_id: str, seed: int | N
     return Path(root) / tier / target / claim_id / f"{name}.json"
 
 
+def remove_stale_records(root: Path, tier: str, target: str, claim_id: str, keep: set[Path]) -> None:
+    """Delete the records of one (tier, target, claim) that a new run did not write (another seed set, or a
+    reading layout of an earlier version), so that the store holds exactly the latest run's records."""
+    for path in (Path(root) / tier / target / claim_id).glob("seed-*.json"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+
+
 def write_record(root: Path, record: ResultRecord) -> Path:
     """Write one record atomically; returns its path."""
     path = record_path(root, record.tier, record.target, record.claim_id, record.seed, record.reading)
@@ -127,13 +135,14 @@ def read_record(path: Path) -> ResultRecord:
         raise MalformedRecordError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(data, dict):
         raise MalformedRecordError(f"{path}: a record is a JSON object, got {type(data).__name__}")
+    if data.get("schema") != SCHEMA_VERSION:  # first: an older record lacks today's fields
+        raise MalformedRecordError(f"{path}: schema {data.get('schema')!r} is not {SCHEMA_VERSION}; re-run the "
+                                   "claim (`sae-replicate run`) or delete the stale record")
     for key, typ in _REQUIRED.items():
         if key not in data:
             raise MalformedRecordError(f"{path}: missing field {key!r}")
         if not isinstance(data[key], typ) or isinstance(data[key], bool):
             raise MalformedRecordError(f"{path}: field {key!r} has type {type(data[key]).__name__}")
-    if data["schema"] != SCHEMA_VERSION:
-        raise MalformedRecordError(f"{path}: schema {data['schema']} is not {SCHEMA_VERSION}; re-run the claim")
     try:
         Tier(data["tier"])
     except ValueError:

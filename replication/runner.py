@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from replication.claims import REGISTRY, Claim, Tier
-from replication.results import arrays_path, make_record, write_arrays, write_record
+from replication.results import arrays_path, make_record, remove_stale_records, write_arrays, write_record
 from replication.targets import ANALYSES, Analysis, Target
 from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
 
@@ -75,8 +75,9 @@ class Runner:
         # records are written only once every seed has been measured and judged: a failure on a later seed
         # leaves no partial set of records behind
         if self.results_dir is not None:
-            for measurement, verdict in judged:
-                write_record(self.results_dir, make_record(claim, measurement, verdict))
+            written = {write_record(self.results_dir, make_record(claim, measurement, verdict))
+                       for measurement, verdict in judged}
+            remove_stale_records(self.results_dir, tier.value, target.name, claim.id, written)
             if analysis.arrays is not None:
                 for seed in target.seeds:
                     self._save_arrays(analysis, target, seed)

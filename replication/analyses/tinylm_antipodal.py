@@ -71,4 +71,42 @@ def tinylm_inputs(target: Target, seed: int | None) -> StreamInputs:
 register_tier(Tier.TINYLM, {TINYLM_JUMPRELU: tinylm_inputs, TINYLM_TOPK: tinylm_inputs}, PROVIDES_WITH_LAYERS)
 
 
-# EXPECTATIONS-PLACEHOLDER
+# ------------------------------------------------------------------------------------------ expected
+# In words (the numbers are in the test output and the report). The tiny LM's W_U has no dark subspace: its
+# bottom singular values sit near the median under both readings (the wu-spectrum figure), so there is no
+# U_{-1} signal for a pair to reconstruct, and its SAEs hold no dense antipodal pair.
+_NO_DARK = "the tiny LM's W_U has no dark subspace (its smallest singular values are near the median)"
+_NO_PAIR = ("the dense latent nearest U_{-1} is not antipodal to its s-partner, which is not dense, and their "
+            f"difference does not track U_{{-1}}: {_NO_DARK}")
+_J, _T = TINYLM_JUMPRELU.name, TINYLM_TOPK.name
+_EXPECTED: tuple[tuple[str, str, Status, str], ...] = (
+    ("antipodal.u1_norm_rises_with_depth", _J, Status.NOT_REPLICATED,
+     f"the final layer's fraction along U_{{-1}} is below an earlier layer's (a property of the LM): {_NO_DARK}"),
+    ("antipodal.u1_norm_rises_with_depth", _T, Status.NOT_REPLICATED,
+     f"the final layer's fraction along U_{{-1}} is below an earlier layer's (a property of the LM): {_NO_DARK}"),
+    ("antipodal.u1_tracks_entropy", _J, Status.NOT_REPLICATED,
+     f"the correlation is significant but weak (a property of the LM): {_NO_DARK}"),
+    ("antipodal.u1_tracks_entropy", _T, Status.NOT_REPLICATED,
+     f"the correlation is significant but weak (a property of the LM): {_NO_DARK}"),
+    ("antipodal.no_duplicate_pairs", _J, Status.INCONCLUSIVE, "no latent has s > 0.9: nothing to judge"),
+    ("antipodal.no_duplicate_pairs", _T, Status.INCONCLUSIVE, "no latent has s > 0.9: nothing to judge"),
+    ("antipodal.sparse_bulk", _T, Status.NOT_REPLICATED, "a few more latents than 3% are outliers or dense"),
+    ("antipodal.outliers_mostly_dense", _T, Status.NOT_REPLICATED,
+     "TopK's outliers are sparse latents: its dense latents do not read the top PCs"),
+    ("antipodal.enc_dec_aligned_when_dense", _T, Status.NOT_REPLICATED,
+     "TopK has no dense outlier on most seeds, so there is no group to compare"),
+)
+for _target in (_J, _T):
+    _EXPECTED += (
+        ("antipodal.dense_are_outliers", _target, Status.NOT_REPLICATED,
+         "most dense latents do not read the top residual PCs"),
+        ("antipodal.dense_latents_paired", _target, Status.NOT_REPLICATED,
+         "no latent with density > 0.3 has s > 0.9: the SAEs hold no antipodal pair"),
+        ("antipodal.pc_wu_co_composition", _target, Status.NOT_REPLICATED,
+         f"composition with the top PCs does not go with composition with the bottom of W_U: {_NO_DARK}"),
+        ("antipodal.pairs_are_antipodal", _target, Status.NOT_REPLICATED, _NO_PAIR),
+        ("antipodal.pair_never_coactive", _target, Status.NOT_REPLICATED, _NO_PAIR),
+        ("antipodal.pair_diff_tracks_u1", _target, Status.NOT_REPLICATED, _NO_PAIR),
+    )
+for _claim, _target, _status, _why in _EXPECTED:
+    ANALYSES.expect(_claim, _target, _status, _why)

@@ -24,7 +24,9 @@ from replication.metrics import (
     magnitude_ratio,
     mean_l0,
     shrinkage_ratio,
+    strongest_reconstructing,
 )
+from replication.metrics.pareto import SweepPoint
 from replication.targets import ANALYSES, Analysis, Target
 from replication.verdict import Status
 from replication.training import ToySAESpec, train_toy_sae
@@ -74,7 +76,7 @@ def measure(target: Target, seed: int | None) -> dict[str, float]:
     out: dict[str, float] = {}
     # per architecture: (L0, |magnitude ratio - 1|) per point, for the matched-L0 comparison
     curves: dict[str, tuple[list[float], list[float]]] = {"topk": ([], []), "standard": ([], [])}
-    relu_points: list[tuple[float, float, float, float]] = []  # (lambda, L0, EV, dead fraction)
+    relu_points: list[SweepPoint] = []  # value: the dead fraction
     max_dev = 0.0
     for spec in sweep_specs(_L1_BY_TARGET[target.name]):
         sae = train_toy_sae(spec, data, seed).sae
@@ -98,7 +100,7 @@ def measure(target: Target, seed: int | None) -> dict[str, float]:
         if spec.architecture == "topk":
             max_dev = max(max_dev, float((l0_per_token(f) - opts["k"]).abs().max()))
         else:
-            relu_points.append((float(opts["l1_coefficient"]), l0, ev, dead))
+            relu_points.append(SweepPoint(float(opts["l1_coefficient"]), l0, ev, dead))
     out["topk_l0_max_abs_deviation"] = max_dev
     # closer to the truth = smaller |ratio - 1|: the gap is ReLU's distance minus TopK's, at matched L0. A
     # ReLU point with L0 == 0 (fully collapsed) has no log L0 and no magnitude to compare: drop it
@@ -108,9 +110,9 @@ def measure(target: Target, seed: int | None) -> dict[str, float]:
                              torch.tensor(curves["topk"][0]), torch.tensor(curves["topk"][1]))
         out["magnitude_gap_min_over_l0_overlap"] = float(cmp.min_gap)
     # topk.dead_latents: the largest lambda whose point still reconstructs, chosen before its dead fraction
-    ok = [p for p in relu_points if p[1] >= MIN_RECONSTRUCTING_L0 and p[2] >= MIN_RECONSTRUCTING_EV]
-    out["relu_n_reconstructing_points"] = float(len(ok))
-    lam, l0, ev, dead = max(ok) if ok else (0.0, 0.0, 0.0, 0.0)
+    chosen, n_ok = strongest_reconstructing(relu_points, MIN_RECONSTRUCTING_L0, MIN_RECONSTRUCTING_EV)
+    out["relu_n_reconstructing_points"] = float(n_ok)
+    lam, l0, ev, dead = chosen if chosen is not None else (0.0, 0.0, 0.0, 0.0)
     out.update(relu_dead_fraction_at_max_reconstructing_l1=dead, relu_chosen_l1=lam, relu_chosen_l0=l0,
                relu_chosen_explained_variance=ev)
     return out

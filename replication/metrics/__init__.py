@@ -6,7 +6,7 @@ variance, CE loss recovered, shrinkage), :mod:`.pareto` (comparing two sweeps at
 per paper for what only that paper uses.
 """
 
-from replication.metrics.pareto import ParetoComparison, compare_sweeps
+from replication.metrics.pareto import ParetoComparison, SweepPoint, compare_sweeps, strongest_reconstructing
 from replication.metrics.reconstruction import (
     ce_loss_recovered,
     explained_variance,
@@ -18,6 +18,7 @@ from replication.metrics.sparsity import activation_density, dead_fraction, fire
 
 __all__ = [
     "ParetoComparison",
+    "SweepPoint",
     "activation_density",
     "ce_loss_recovered",
     "compare_sweeps",
@@ -29,4 +30,5 @@ __all__ = [
     "magnitude_ratio",
     "mean_l0",
     "shrinkage_ratio",
+    "strongest_reconstructing",
 ]

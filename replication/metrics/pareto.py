@@ -10,6 +10,7 @@ missed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -73,3 +74,24 @@ def compare_sweeps(l0_a: Float[Tensor, " n_a"], score_a: Float[Tensor, " n_a"],
     grid = torch.unique(torch.cat([lo.reshape(1), hi.reshape(1), inner[(inner > lo) & (inner < hi)]]))
     gap = _interp(grid, xa, ya) - _interp(grid, xb, yb)
     return ParetoComparison(l0=grid.exp(), gap=gap, min_gap=gap.min(), max_gap=gap.max())
+
+
+class SweepPoint(NamedTuple):
+    """One point of a sparsity sweep: its penalty strength, L0, explained variance and the value read there."""
+
+    strength: float
+    l0: float
+    explained_variance: float
+    value: float
+
+
+def strongest_reconstructing(points: Sequence[SweepPoint], min_l0: float = 1.0,
+                             min_explained_variance: float = 0.5) -> tuple[SweepPoint | None, int]:
+    """The point of largest penalty strength that still reconstructs (``l0 >= min_l0`` and explained
+    variance ``>= min_explained_variance``), and how many points do; ``None`` if none does.
+
+    A claim read "at high lambda" (the SAE primer's dead latents) is trivially true where L0 has collapsed to
+    ~0, so the point is chosen by this rule, on L0 and reconstruction alone, before its value is read.
+    """
+    ok = [p for p in points if p.l0 >= min_l0 and p.explained_variance >= min_explained_variance]
+    return (max(ok, key=lambda p: p.strength) if ok else None), len(ok)

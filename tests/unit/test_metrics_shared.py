@@ -163,3 +163,28 @@ def test_compare_sweeps_errors(l0_b: list[float], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         compare_sweeps(torch.tensor([1.0, 10.0]), torch.tensor([0.1, 0.2]),
                        torch.tensor(l0_b), torch.ones(len(l0_b)))
+
+
+def test_the_dead_latents_point_is_the_strongest_that_still_reconstructs() -> None:
+    from replication.metrics import SweepPoint, strongest_reconstructing
+
+    collapsed = SweepPoint(3.0, 0.03, 0.01, 0.2)  # L0 has collapsed: "dead" is trivially true there
+    sweep = [SweepPoint(0.3, 18.0, 0.85, 0.0), SweepPoint(1.0, 4.7, 0.62, 0.0), collapsed]
+    chosen, n = strongest_reconstructing(sweep)
+    assert chosen == sweep[1] and n == 2
+    assert strongest_reconstructing([SweepPoint(1.0, 4.7, 0.45, 0.0), collapsed]) == (None, 0)  # EV < 0.5
+    assert strongest_reconstructing([SweepPoint(1.0, 0.9, 0.9, 0.0)]) == (None, 0)  # L0 < 1
+
+
+def test_magnitude_ratio_against_the_true_activations() -> None:
+    from replication.metrics import magnitude_ratio
+
+    g = torch.Generator().manual_seed(0)
+    acts = (torch.rand(500, 8, generator=g) < 0.3) * torch.rand(500, 8, generator=g)
+    W_dec = torch.linalg.qr(torch.randn(16, 8, generator=g, dtype=torch.float64))[0].T  # unit rows
+    assert float(magnitude_ratio(acts, W_dec, acts)) == pytest.approx(1.0, abs=1e-12)  # exact recovery
+    assert float(magnitude_ratio(0.5 * acts, W_dec, acts)) == pytest.approx(0.5, abs=1e-12)  # shrunk by half
+    # the scale is the decoder's or the activation's: the ratio does not care which
+    assert float(magnitude_ratio(0.5 * acts, 2 * W_dec, acts)) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="no true feature"):
+        magnitude_ratio(acts, W_dec, torch.zeros_like(acts))

@@ -127,3 +127,44 @@ def test_a_target_listing_its_claims_is_bound_only_to_those() -> None:
     assert list(lonely.bindings(claim)) == [(Tier.TOY, None, None)]  # no target makes it: not implemented
     with pytest.raises(ValueError, match="restricts its claims to none"):
         Target("t", Tier.TOY, "d", claims=frozenset())
+
+
+def test_a_target_can_exclude_a_claim_the_paper_does_not_make_there() -> None:
+    from replication.targets import Analysis, AnalysisRegistry, Target
+
+    claim = _claim("topk.a")
+    jumprelu = Target("jumprelu", Tier.TOY, "d", excluded=(("topk.a", "made for TopK only"),))
+    topk = Target("topk", Tier.TOY, "d")
+    registry = AnalysisRegistry()
+    registry.register(Analysis("a", Tier.TOY, (jumprelu, topk), frozenset(claim.metrics), lambda t, s: {}))
+    assert [t.name for _, t, _ in registry.bindings(claim)] == ["topk"]
+
+
+def test_antipodal_trend_is_judged_on_topk_saes_only() -> None:
+    load_all()
+    load_analyses()
+    bound = {t.name for _, t, _ in ANALYSES.bindings(REGISTRY.get("antipodal.cross_model_trend")) if t}
+    assert bound == {"toy-antipodal-topk", "tinylm-antipodal-topk", "gpt2-small-oai-topk-32k-l11",
+                     "llama-3.1-8b-llamascope-32k-l31"}
+
+
+def test_readings_of_the_claims_match_what_the_analysis_measures() -> None:
+    from claims.antipodal import WU_READINGS
+    from replication.analyses.antipodal import FIGURE_READING, READINGS
+
+    load_all()
+    assert set(WU_READINGS.names) == set(READINGS) and FIGURE_READING == WU_READINGS.primary
+    for claim in REGISTRY:
+        if claim.readings is not None:
+            assert claim.readings is WU_READINGS, claim.id
+
+
+def test_expectations_hold_no_copied_numbers() -> None:
+    import re
+
+    load_analyses()
+    for (claim_id, target), expectation in ANALYSES.expectations.items():
+        # words, not measured values: per-seed series (0.96/0.96/0.96), measured decimals (0.9609) and
+        # scientific values (3.8e-3) would go stale unchecked; a claim's own threshold (0.025) may be named
+        numbers = re.findall(r"\d+\.\d{4,}|\d+(?:\.\d+)?e-\d+|\d+(?:\.\d+)?/\d+(?:\.\d+)?/\d+", expectation.reason)
+        assert not numbers, (claim_id, target, numbers)

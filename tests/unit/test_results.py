@@ -149,3 +149,21 @@ def test_runner_saves_an_analysis_arrays_once_per_seed(tmp_path: Path) -> None:
     np.testing.assert_array_equal(found[0][3]["density"], np.array([0.5, 0.0], dtype=np.float32))
     assert int(found[0][3]["k"]) == 3 and "skipped" not in found[0][3]
     assert len(iter_records(tmp_path)) == 2  # the arrays are not mistaken for records
+
+
+def test_a_rerun_leaves_exactly_its_own_records(tmp_path: Path) -> None:
+    stale = _write(tmp_path, seed=7)  # e.g. a seed the target no longer has, or an earlier layout
+    target = Target("t", Tier.TOY, "d", seeds=(0, 1))
+    analysis = Analysis("a", Tier.TOY, (target,), frozenset({"a"}), lambda t, s: {"a": 0.9})
+    Runner(results_dir=tmp_path).verdict(CLAIM, Tier.TOY, target, analysis)
+    assert not stale.exists()
+    assert sorted(p.name for p in (tmp_path / "toy" / "t" / "topk.r").iterdir()) == ["seed-0.json", "seed-1.json"]
+
+
+def test_a_record_of_an_older_schema_says_to_rerun(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    data = json.loads(path.read_text())
+    del data["reading"], data["preconditions"], data["reported"]
+    path.write_text(json.dumps({**data, "schema": 1}))
+    with pytest.raises(MalformedRecordError, match="schema 1 is not 2; re-run"):
+        read_record(path)
