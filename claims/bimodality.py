@@ -6,6 +6,10 @@ from replication.claims import Claim, Requirement, conditions, register, tiers
 
 PAPER = "bimodality"
 _ALL = tiers("toy", "tinylm", "real")
+#: scores_bimodal's verdict rule, the precondition of the claims that presuppose two clusters
+_BIMODAL = conditions(("dip_test_p", "<", 0.05), ("sarle_bimodality_coefficient", ">", 5 / 9))
+#: "dead" is "never active on the evaluation tokens": how many, reported beside every claim that reads it
+_WINDOW = ("dead_window_tokens",)
 
 register(
     Claim(
@@ -48,8 +52,11 @@ register(
         statement="the cluster of good features concentrates at a = 1",
         paper_value="a = 1",
         conditions=conditions(("abs_upper_mode_minus_one", "<=", 0.15)),
+        preconditions=_BIMODAL,
         tiers=_ALL,
-        rationale="catalog: upper mode within 1 +- 0.15.",
+        rationale="catalog: upper mode within 1 +- 0.15. A cluster of good features presupposes two clusters: "
+                  "the scores must be bimodal by scores_bimodal's rule, else the upper component of a mixture "
+                  "fitted to one bump means nothing and the claim is inconclusive.",
         definition="upper mode: mean of the higher component of a maximum-likelihood two-component Gaussian "
                    "mixture of a (EM, replication.metrics.bimodality.gaussian_mixture_2).",
     ),
@@ -61,7 +68,8 @@ register(
         tiers=_ALL,
         rationale="catalog tolerance 0.4 against the paper's 0.65.",
         definition="MCS_i = max_j cos(W_dec[i] of dictionary A, W_dec[j] of a larger dictionary B) across two "
-                   "independently trained dictionaries (sae-lens rows; the paper's W_dec columns). Toy and tinylm: "
+                   "independently trained dictionaries (sae-lens rows; the paper's W_dec columns): B has its own "
+                   "seed, so its own initialisation and data order. Toy and tinylm: "
                    "B is a standard SAE of twice the width (toy 256, tinylm 1024) at the reference SAE's lambda; "
                    "real: A has 4096 latents, B 16384 (the paper's next size), trained by the suite on Pythia-160M "
                    "layer 8 and Gemma 2 2B layer 12 (replication/analyses/real_training.py).",
@@ -103,19 +111,20 @@ register(
     ),
     Claim(
         id="bimodality.aligned_pareto", paper=PAPER, source="§5.1, Fig 4, 12, 14",
-        statement="aligned training beats standard on explained variance at matched L0",
+        statement="aligned training beats standard on explained variance and CE loss recovered at matched L0",
         paper_value="better across models, sparsities and sizes",
-        conditions=conditions(("ev_gap_min_over_l0_overlap", ">=", 0.0)),
+        conditions=conditions(("ev_gap_min_over_l0_overlap", ">=", 0.0))
+        + conditions(("ce_recovered_gap_min_over_l0_overlap", ">=", 0.0), on=("tinylm", "real")),
         tiers=_ALL,
-        rationale="catalog: aligned >= standard on the L0 overlap of the sweep.",
-        definition="explained variance as in App. B (replication.metrics.explained_variance); aligned minus "
-                   "standard ReLU sweep, interpolated in log L0 over the sweeps' L0 overlap "
-                   "(replication.metrics.compare_sweeps); worst gap. Collapsed points (L0 = 0) are dropped. The "
-                   "catalog also names CE loss recovered: it needs an LM, which the toy lacks, and a claim runs on "
-                   "a tier only where one analysis provides all its metrics, so the condition stays on explained "
-                   "variance on every tier and the tinylm and real tiers record CE recovered beside it (per sweep "
-                   "point and ce_recovered_gap_min_over_l0_overlap, same interpolation), not as a condition. Real: "
-                   "4096-latent SAEs trained by the suite on Pythia-160M layer 8 and Gemma 2 2B layer 12.",
+        rationale="catalog: aligned >= standard on explained variance over the L0 overlap of the sweep, and on "
+                  "CE loss recovered over the same overlap on every tier that runs an LM (tinylm, real); the toy "
+                  "has no LM, so only explained variance applies there.",
+        definition="explained variance as in App. B (replication.metrics.explained_variance) and CE loss "
+                   "recovered as in App. B / SAEBench (each SAE's reconstruction spliced into the LM at its hook, "
+                   "replication.metrics.ce_loss_recovered); aligned minus standard ReLU sweep, interpolated in log "
+                   "L0 over the sweeps' L0 overlap (replication.metrics.compare_sweeps); worst gap of each. "
+                   "Collapsed points (L0 = 0) are dropped. Real: 4096-latent SAEs trained by the suite on "
+                   "Pythia-160M layer 8 and Gemma 2 2B layer 12.",
     ),
     Claim(
         id="bimodality.aligned_no_dead", paper=PAPER, source="§5.2, Fig 5, 9",
@@ -123,22 +132,27 @@ register(
         paper_value="standard ~20% dead, aligned ~0%",
         conditions=conditions(("aligned_dead_fraction", "<=", 0.01),
                               ("aligned_minus_standard_dead_fraction", "<", 0.0)),
-        tiers=_ALL,
+        tiers=_ALL, reported=_WINDOW,
         rationale="catalog: aligned dead fraction <= 0.01 and below standard.",
-        definition="dead = never active on the evaluation tokens; aligned_dead_fraction = largest over the "
-                   "aligned sweep's points; aligned_minus_standard_dead_fraction = largest (aligned - standard) "
-                   "dead-fraction gap over the L0 overlap (log-L0 interpolation), so it must be < 0 everywhere.",
+        definition="dead = never active on the held-out evaluation tokens (dead_window_tokens of them); "
+                   "aligned_dead_fraction = largest over the aligned sweep's points; "
+                   "aligned_minus_standard_dead_fraction = largest (aligned - standard) dead-fraction gap over "
+                   "the L0 overlap (log-L0 interpolation), so it must be < 0 everywhere.",
     ),
     Claim(
         id="bimodality.dead_cluster_at_zero", paper=PAPER, source="§5.4, Fig 7",
         statement="the low-alignment cluster near 0 is the set of dead features",
         paper_value="~800 of 4096",
         conditions=conditions(("jaccard_low_mode_dead", ">=", 0.8)),
-        tiers=_ALL,
-        rationale="catalog: Jaccard(low-mode set, dead set) >= 0.8.",
-        definition="low-mode set: latents whose posterior of the lower component of the two-component mixture "
-                   "of a exceeds 1/2; dead set: never active on the evaluation tokens (16,384 held-out tokens on "
-                   "the toy, 100,000 held-out tokens on the tinylm); reported as 0 if both sets are empty.",
+        preconditions=conditions(("n_dead", ">=", 1)),
+        tiers=_ALL, reported=_WINDOW,
+        rationale="catalog: Jaccard(low-mode set, dead set) >= 0.8. The claim matches a cluster to the dead "
+                  "features, so it presupposes that the SAE has dead latents; without any it is inconclusive.",
+        definition="§5.4 is about the authors' standard ReLU SAEs (width 4096 on the real tier, which the suite "
+                   "trains itself: not the Fig 1 pretrained SAEs). Low-mode set: latents whose posterior of the "
+                   "lower component of the two-component mixture of a exceeds 1/2; dead set: never active on "
+                   "the held-out evaluation tokens (dead_window_tokens of them: 16,384 on the toy, 100,000 on "
+                   "the tinylm); the reference standard SAE of the sweep.",
     ),
     Claim(
         id="bimodality.scr_improves", paper=PAPER, source="§5.3, Fig 6",
@@ -151,13 +165,23 @@ register(
     ),
     Claim(
         id="bimodality.topk_low_sparsity", paper=PAPER, source="§6, Fig 10, 11",
-        statement="aligned TopK helps at low sparsity (large k), negligibly at high sparsity",
-        paper_value="gain grows with k",
-        conditions=conditions(("topk_gain_largest_minus_smallest_k", ">=", 0.0)),
-        tiers=tiers("toy", "tinylm"),
-        rationale="catalog: gain at the largest k >= gain at the smallest k.",
+        statement="aligned TopK helps at low sparsity (small k), negligibly at high sparsity, with fewer dead "
+                  "latents at low sparsity",
+        paper_value="gain and fewer dead latents at the smallest k (the paper's 'sparsity' is the L0 value)",
+        conditions=conditions(("topk_gain_smallest_minus_largest_k", ">=", 0.0),
+                              ("topk_dead_aligned_minus_standard_at_smallest_k", "<", 0.0)),
+        preconditions=conditions(("topk_dead_fraction_at_smallest_k", ">", 0.0)),
+        tiers=tiers("toy", "tinylm"), reported=_WINDOW,
+        rationale="catalog (corrected 2026-12; the first edition inverted the direction): gain at the smallest "
+                  "k >= gain at the largest k, and aligned TopK has fewer dead latents than standard TopK at the "
+                  "smallest k. Fig 11 says TopK has 'almost none dead neurons' at 'larger sparsity', i.e. large k. "
+                  "'Fewer dead latents' presupposes that standard TopK has some at the smallest k: if none dies "
+                  "the claim is inconclusive (the gain is still recorded).",
         definition="gain(k) = EV(replication-aligned-topk, k) - EV(sae-lens topk, k), same data, seed and "
-                   "budget; toy k in {2, 16}, tinylm k in {4, 32}.",
+                   "budget; toy k in {2, 16}, tinylm k in {4, 32}. Both TopK SAEs revive latents with sae-lens's "
+                   "AuxK loss, whose dead window is set to a quarter of the run (sae-lens's default of 1,000 "
+                   "steps never fires in these 800-1,000-step runs); dead = never active on the held-out "
+                   "evaluation tokens (dead_window_tokens of them).",
     ),
     Claim(
         id="bimodality.emerges_in_training", paper=PAPER, source="App D, Fig 16",

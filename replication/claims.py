@@ -58,20 +58,31 @@ class Requirement(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Condition:
-    """One numeric test: ``metric OP threshold``; ``metric`` names a key an analysis produces."""
+    """One numeric test: ``metric OP threshold``; ``metric`` names a key an analysis produces.
+
+    ``tiers``: the tiers the condition applies on (``None``: every tier the claim lists), for a paper's
+    condition that needs something only some tiers have (CE loss recovered needs an LM).
+    """
 
     metric: str
     op: Comparator
     threshold: float
+    tiers: frozenset["Tier"] | None = None
 
     def __post_init__(self) -> None:
         if not self.metric:
             raise ValueError("a Condition needs a metric name")
         if not math.isfinite(self.threshold):
             raise ValueError(f"threshold of {self.metric!r} must be finite, got {self.threshold}")
+        if self.tiers is not None and not self.tiers:
+            raise ValueError(f"condition on {self.metric!r} applies on no tier")
+
+    def applies_on(self, tier: "Tier") -> bool:
+        return self.tiers is None or tier in self.tiers
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op.value} {self.threshold:g}"
+        where = "" if self.tiers is None else " (on " + ", ".join(t.value for t in Tier if t in self.tiers) + ")"
+        return f"{self.metric} {self.op.value} {self.threshold:g}{where}"
 
 
 def metric_key(metric: str, reading: str | None) -> str:
@@ -87,8 +98,11 @@ class Reading:
     description: str
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier():
-            raise ValueError(f"a reading's name must be an identifier (it names metrics and files), got {self.name!r}")
+        import re
+
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.name):
+            raise ValueError(f"a reading's name is lower-case letters, digits, '_' and '-' (it names metrics and "
+                             f"files), got {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,7 @@ class Claim:
         preconditions: what the claim presupposes; if one fails on a seed, that seed is ``inconclusive``.
         reported: metrics shown beside the verdict (and recorded), never judged.
         readings: the open choice the claim is measured under (every reading), or ``None``.
+        by_construction: the claim holds by algebra; it is checked like the others and marked so.
     """
 
     id: str
@@ -152,6 +167,8 @@ class Claim:
     preconditions: tuple[Condition, ...] = ()
     reported: tuple[str, ...] = ()
     readings: OpenChoice | None = None
+    by_construction: bool = False
+    """True for a claim that holds by algebra (an instrument check): the report marks its verdict so."""
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.paper + "."):
@@ -165,8 +182,20 @@ class Claim:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        """Every metric the claim reads: conditions, preconditions, reported."""
+        """Every metric the claim reads on some tier: conditions, preconditions, reported."""
         return tuple(dict.fromkeys([c.metric for c in self.conditions + self.preconditions] + list(self.reported)))
+
+    def conditions_on(self, tier: Tier) -> tuple[Condition, ...]:
+        """The conditions that apply on ``tier``."""
+        return tuple(c for c in self.conditions if c.applies_on(tier))
+
+    def preconditions_on(self, tier: Tier) -> tuple[Condition, ...]:
+        return tuple(c for c in self.preconditions if c.applies_on(tier))
+
+    def metrics_on(self, tier: Tier) -> tuple[str, ...]:
+        """Every metric the claim reads on ``tier``."""
+        return tuple(dict.fromkeys([c.metric for c in self.conditions_on(tier) + self.preconditions_on(tier)]
+                                   + list(self.reported)))
 
     @property
     def reading_names(self) -> tuple[str | None, ...]:
@@ -240,9 +269,11 @@ def tiers(*names: str) -> frozenset[Tier]:
     return frozenset(Tier(n) for n in names)
 
 
-def conditions(*items: tuple[str, str, float]) -> tuple[Condition, ...]:
-    """``conditions(("dead_fraction", ">", 0.0))`` -> tuple of :class:`Condition` (preconditions too)."""
-    return tuple(Condition(m, Comparator(op), float(t)) for m, op, t in items)
+def conditions(*items: tuple[str, str, float], on: tuple[str, ...] | None = None) -> tuple[Condition, ...]:
+    """``conditions(("dead_fraction", ">", 0.0))`` -> tuple of :class:`Condition` (preconditions too);
+    ``on=("tinylm", "real")`` makes them apply on those tiers only."""
+    where = None if on is None else tiers(*on)
+    return tuple(Condition(m, Comparator(op), float(t), where) for m, op, t in items)
 
 
 def load_all() -> ClaimRegistry:

@@ -100,7 +100,8 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
             if target.control and expectation is not None:
                 ok = verdict.status is expectation.status
                 reason = (f"control {'behaves as expected' if ok else 'DOES NOT behave as expected'}: "
-                          f"{expectation.reason}" + (f" ({reason})" if reason else ""))
+                          f"{expectation.reason}" + (f" ({reason})" if reason else "")
+                          + (f" — known: {expectation.violated}" if expectation.violated and not ok else ""))
             elif expectation is not None:
                 reason = (reason + " — " if reason else "") + f"known: {expectation.reason}"
             seeds = ",".join("-" if r.seed is None else str(r.seed) for r in recs)
@@ -175,6 +176,11 @@ _SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "incon
           "not run": "not run"}
 
 
+def _verdict_text(r: Row, text: str) -> str:
+    """The verdict as shown: a claim that holds by algebra says so."""
+    return text + (" by construction" if r.claim.by_construction and r.status == Status.REPLICATED.value else "")
+
+
 def _glance_cell(rows: list[Row]) -> str:
     """One tier's verdicts of one claim: per target, or the reason it did not run (identical ones counted)."""
     parts = []
@@ -184,7 +190,7 @@ def _glance_cell(rows: list[Row]) -> str:
         elif r.control_ok is not None:
             parts.append("control as expected" if r.control_ok else "control NOT as expected")
         else:
-            parts.append(f"{_SHORT[r.status]} ({r.target})")
+            parts.append(f"{_verdict_text(r, _SHORT[r.status])} ({r.target})")
     counted = {p: parts.count(p) for p in dict.fromkeys(parts)}
     return "; ".join(p if n == 1 else f"{p} ×{n}" for p, n in counted.items())
 
@@ -235,7 +241,7 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
         blocks.append(("table", ["claim", "tier", "target", "ours: mean [min, max] over seeds", "criterion",
                                  "verdict", "every reading", "why / notes"],
                        [[r.claim.id, r.tier.value, r.target, r.ours + (f" (seeds {r.seeds})" if r.seeds else ""),
-                         r.claim.criterion, r.status, r.readings or "—", r.reason] for r in prows],
+                         r.claim.criterion, _verdict_text(r, r.status), r.readings or "—", r.reason] for r in prows],
                        [_row_class([r]) for r in prows]))
         blocks.append(("ul", [_claim_note(c) for c in dict.fromkeys(r.claim for r in prows)]))
     tinylm = _tinylm_lines()

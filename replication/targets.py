@@ -96,6 +96,9 @@ class Expectation:
     target: str
     status: Status
     reason: str
+    violated: str = ""
+    """On a negative control only: why the control is known *not* to behave as expected (a finding about
+    the measurement, shown in red in the report; its test is a strict xfail until the control behaves)."""
 
 
 @dataclass
@@ -118,7 +121,7 @@ class AnalysisRegistry:
         self.analyses[analysis.name] = analysis
         return analysis
 
-    def expect(self, claim_id: str, target: str, status: Status, reason: str) -> None:
+    def expect(self, claim_id: str, target: str, status: Status, reason: str, violated: str = "") -> None:
         if not reason:
             raise ValueError(f"an expectation for {claim_id} on {target} needs a reason")
         if status not in (Status.NOT_REPLICATED, Status.INCONCLUSIVE):
@@ -127,7 +130,9 @@ class AnalysisRegistry:
         key = (claim_id, target)
         if key in self.expectations:
             raise ValueError(f"expectation for {claim_id} on {target} is registered twice")
-        self.expectations[key] = Expectation(claim_id, target, status, reason)
+        if violated and target in self.targets and not self.targets[target].control:
+            raise ValueError(f"only a negative control can be known to misbehave ({claim_id} on {target})")
+        self.expectations[key] = Expectation(claim_id, target, status, reason, violated)
 
     def target(self, name: str) -> Target:
         try:
@@ -142,7 +147,7 @@ class AnalysisRegistry:
 
         def provides_all(a: Analysis) -> bool:
             return all(m in a.provides or all(metric_key(m, r) in a.provides for r in claim.reading_names)
-                       for m in claim.metrics)
+                       for m in claim.metrics_on(tier))
 
         found = [a for a in self.analyses.values() if a.tier is tier and provides_all(a)]
         if len(found) > 1:

@@ -136,9 +136,10 @@ def judge(claim: Claim, measurement: Measurement, reading: str | None = None) ->
         raise ValueError(f"claim {claim.id} has no reading {reading!r}")
     where = (f"claim {claim.id} on {measurement.tier.value}/{measurement.target} seed {measurement.seed}"
              + (f" reading {reading}" if reading else ""))
-    read = {m: _read(claim, measurement, m, reading, where) for m in claim.metrics}
-    failed_pre = _failures(claim.preconditions, read)
-    failed = _failures(claim.conditions, read)
+    conds, pres = claim.conditions_on(measurement.tier), claim.preconditions_on(measurement.tier)
+    read = {m: _read(claim, measurement, m, reading, where) for m in claim.metrics_on(measurement.tier)}
+    failed_pre = _failures(pres, read)
+    failed = _failures(conds, read)
     if failed_pre:
         status, reason = Status.INCONCLUSIVE, "precondition " + "; ".join(failed_pre)
     else:
@@ -146,9 +147,9 @@ def judge(claim: Claim, measurement: Measurement, reading: str | None = None) ->
     return Verdict(
         claim_id=claim.id, status=status, tier=measurement.tier, target=measurement.target,
         seeds=(measurement.seed,),
-        values={c.metric: (read[c.metric],) for c in claim.conditions},
+        values={c.metric: (read[c.metric],) for c in conds},
         reason=reason, reading=reading,
-        preconditions={c.metric: (read[c.metric],) for c in claim.preconditions},
+        preconditions={c.metric: (read[c.metric],) for c in pres},
         reported={m: (read[m],) for m in claim.reported},
     )
 

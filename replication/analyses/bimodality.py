@@ -33,7 +33,9 @@ did not; dead latents here depend on the learning rate.
 - ``toy_fixed_point``: the §3.2 model itself (plain torch: it has no biases, which sae-lens cannot drop).
 - ``aligned_exact``: short (200-step) uncached runs observed at every step by ``fit(on_step=...)``.
 
-Negative control (:data:`TOY_FRESH_INIT`): freshly initialised sae-lens standard SAEs with the plain
+Trained negative control (:data:`TOY_ORTHOGONAL`): as many latents as orthogonal, equally frequent features,
+so no superposition and nothing to die: ``scores_bimodal`` must not replicate there and ``dead_cluster_at_zero``
+is inconclusive (no dead latent). Untrained negative control (:data:`TOY_FRESH_INIT`): freshly initialised sae-lens standard SAEs with the plain
 kaiming-uniform init (``decoder_init_norm=None``, ``W_enc = W_dec^T``), whose scores ``a_i = ||W_dec[i]||^2``
 are one smooth unimodal bump: the bimodality verdict must say "not bimodal". Metrics that need a trained
 SAE are NaN there (no claim but ``scores_bimodal`` is bound to the control).
@@ -129,8 +131,20 @@ class SweepSettings:
                                            l1_warm_up_steps=self.l1_warm_up_steps, compress_last_column=compress,
                                            **dict(self.train)))
 
+    @property
+    def steps(self) -> int:
+        return int(dict(self.train)["training_samples"]) // self.batch_size
+
+    @property
+    def dead_feature_window(self) -> int:
+        """Steps without firing after which sae-lens's TopK counts a latent dead for its AuxK revival: a
+        quarter of the run (sae-lens's default of 1,000 steps never fires in an 800-1,000-step run)."""
+        return max(1, self.steps // 4)
+
     def topk_spec(self, k: int, aligned: bool) -> ToySAESpec:
-        return self._final(ToySAESpec.make(ALIGNED_TOPK if aligned else "topk", self.d_sae, k=k, **dict(self.train)))
+        return self._final(ToySAESpec.make(ALIGNED_TOPK if aligned else "topk", self.d_sae, k=k,
+                                           trainer_options=(("dead_feature_window", self.dead_feature_window),),
+                                           **dict(self.train)))
 
     def exact_specs(self, l1: float) -> tuple[ToySAESpec, ...]:
         """Short runs of both aligned architectures (ReLU at ``l1``; TopK at the largest k, compressed)."""
@@ -172,6 +186,24 @@ TOY_FRESH_INIT = Target(
 )
 
 
+TOY_ORTHOGONAL = Target(
+    name="toy-orthogonal",
+    tier=Tier.TOY,
+    description="negative control (trained): 32 orthogonal features in 32 dimensions, each firing with p = 6/32, "
+                "and a sae-lens standard ReLU SAE of 32 latents at the reference's lambda 1: no superposition, "
+                "so every latent can learn one feature and none need die",
+    seeds=(0, 1, 2),
+    control=True,
+)
+ORTHOGONAL_L1 = 1.0
+"""The toy's usual reference lambda (the L1 sweep point nearest the planted L0 on every seed)."""
+
+
+def orthogonal_data(seed: int) -> PowerLawFeatureToy:
+    """As many features as dimensions, orthogonal (sae-lens's orthogonalising init), equally frequent."""
+    return PowerLawFeatureToy(d_in=32, n_features=32, expected_l0=6.0, zipf_exponent=0.0, seed=seed)
+
+
 def toy_data(seed: int) -> PowerLawFeatureToy:
     return PowerLawFeatureToy(d_in=32, n_features=256, expected_l0=6.0, zipf_exponent=1.0, seed=seed)
 
@@ -204,6 +236,8 @@ class AlignmentArrays(NamedTuple):
     """Never active on the evaluation tokens."""
     mcs: Float[Tensor, " d_sae"] | None
     """Max cosine of each decoder direction with a larger SAE's (None without one)."""
+    n_tokens: int
+    """Evaluation tokens the dead set was measured on (the window of "dead": reported beside the claims)."""
 
 
 def alignment_arrays(sae: Any, x: Float[Tensor, "tokens d_in"], larger: Any | None = None) -> AlignmentArrays:
@@ -217,7 +251,7 @@ def alignment_arrays(sae: Any, x: Float[Tensor, "tokens d_in"], larger: Any | No
         if larger is not None:
             check_finite_weights(larger)
             mcs = max_cosine_similarity(sae.W_dec.detach(), larger.W_dec.detach())
-    return AlignmentArrays(a, bimodality(a), density, density == 0, mcs)
+    return AlignmentArrays(a, bimodality(a), density, density == 0, mcs, len(x))
 
 
 def alignment_metrics(arr: AlignmentArrays) -> dict[str, float]:
@@ -238,6 +272,8 @@ def alignment_metrics(arr: AlignmentArrays) -> dict[str, float]:
         "upper_mode_weight": float(mix.weights[1]),
         "abs_upper_mode_minus_one": abs(float(mix.means[1]) - 1.0),
         "dead_fraction": float(arr.dead.double().mean()),
+        "n_dead": float(arr.dead.sum()),
+        "dead_window_tokens": float(arr.n_tokens),
         "low_mode_fraction": float(low.double().mean()),
         "jaccard_low_mode_dead": float(jaccard(low, arr.dead)) if bool((low | arr.dead).any()) else 0.0,
     }
@@ -494,6 +530,11 @@ class ReluSweep(NamedTuple):
     """lambda -> trained aligned SAE."""
 
 
+def independent_seed(seed: int) -> int:
+    """The seed of the larger dictionary B of ``mcs_correlation``: never one that trains a dictionary A."""
+    return 1_000_000 + seed
+
+
 def relu_sweep(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int) -> ReluSweep:
     """Train (or load) both ReLU sweeps of ``settings`` on ``data`` (a ``ToyData``) with ``seed``, the
     reference standard SAE's larger dictionary, and measure them on the evaluation tokens ``x``: what every
@@ -503,8 +544,10 @@ def relu_sweep(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in
     relu = [evaluate(t.sae, x, "standard", lam) for lam, t in standard.items()]
     ref_l1 = min(relu, key=lambda p: abs(math.log(max(p.l0, 1e-3) / settings.reference_l0))).setting
     ref = standard[ref_l1]
+    # dictionary B: trained independently of A (its own seed, so its own init and data order), as §4.2 compares
+    # two separately trained dictionaries
     larger = train_toy_sae(settings.standard_spec(ref_l1, d_sae=settings.d_sae_larger, n_checkpoints=0),
-                           data, seed).sae
+                           data, independent_seed(seed)).sae
     reference = alignment_arrays(ref.sae, x, larger)
     aligned_saes = {lam: train_toy_sae(settings.aligned_spec(lam), data, seed).sae for lam in settings.l1_aligned}
     relu += [evaluate(sae, x, "aligned", lam) for lam, sae in aligned_saes.items()]
@@ -546,8 +589,10 @@ def sweep_arrays(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_
 SWEEP_PROVIDES = frozenset({
     "dip_test_p", "sarle_bimodality_coefficient", "abs_upper_mode_minus_one", "pearson_alignment_mcs",
     "max_abs_alignment_minus_one_during_training", "ev_gap_min_over_l0_overlap", "aligned_dead_fraction",
-    "aligned_minus_standard_dead_fraction", "jaccard_low_mode_dead", "topk_gain_largest_minus_smallest_k",
+    "aligned_minus_standard_dead_fraction", "jaccard_low_mode_dead", "topk_gain_smallest_minus_largest_k",
+    "topk_dead_aligned_minus_standard_at_smallest_k", "topk_dead_fraction_at_smallest_k",
     "bimodality_coefficient_end_minus_first_checkpoint",
+    "n_dead", "dead_window_tokens",
 })
 """The claims' metrics :func:`sweep_measure` derives (every tier's analysis provides these)."""
 
@@ -556,17 +601,22 @@ def sweep_measure(arr: SweepArrays, allow_disjoint: bool = False) -> dict[str, f
     """Every metric of :data:`SWEEP_PROVIDES` (and per-sweep-point scalars for the report) from
     :class:`SweepArrays`.
 
-    ``topk_gain_largest_minus_smallest_k``: gain(k) = EV(aligned TopK, k) - EV(TopK, k), at the largest minus
-    the smallest k of the TopK sweep. Per point: ``{method}_{setting:g}_{l0,explained_variance,dead_fraction}``.
+    ``topk_gain_smallest_minus_largest_k``: gain(k) = EV(aligned TopK, k) - EV(TopK, k), at the smallest minus
+    the largest k of the TopK sweep; ``topk_dead_aligned_minus_standard_at_smallest_k``: aligned TopK's dead
+    fraction minus TopK's at the smallest k. Per point: ``{method}_{setting:g}_{l0,explained_variance,dead_fraction}``.
     ``allow_disjoint``: see :func:`sweep_metrics` (plumbing runs only).
     """
     out = alignment_metrics(arr.reference)
     out["max_abs_alignment_minus_one_during_training"] = arr.exact_deviation
     out.update(relu_sweep_metrics(arr.relu_sweep, allow_disjoint))
     ev = {(p.method, int(p.setting)): p.explained_variance for p in arr.topk_sweep}
+    dead = {(p.method, int(p.setting)): p.dead_fraction for p in arr.topk_sweep}
     ks = sorted({int(p.setting) for p in arr.topk_sweep})
     gain = {k: ev[("aligned-topk", k)] - ev[("topk", k)] for k in ks}
-    out["topk_gain_largest_minus_smallest_k"] = gain[max(ks)] - gain[min(ks)]
+    out["topk_gain_smallest_minus_largest_k"] = gain[min(ks)] - gain[max(ks)]
+    out["topk_dead_aligned_minus_standard_at_smallest_k"] = (dead[("aligned-topk", min(ks))]
+                                                             - dead[("topk", min(ks))])
+    out["topk_dead_fraction_at_smallest_k"] = dead[("topk", min(ks))]
     out["reference_l1"] = arr.reference_l1
     out["bimodality_coefficient_end_minus_first_checkpoint"] = arr.checkpoint_bc[-1] - arr.checkpoint_bc[0]
     out.update(point_metrics(arr.topk_sweep))
@@ -716,8 +766,20 @@ def _control(seed: int) -> dict[str, float]:
     return out
 
 
+def _orthogonal_arrays(seed: int) -> AlignmentArrays:
+    """The trained control: a standard SAE with as many latents as orthogonal features."""
+    data = orthogonal_data(seed)
+    sae = train_toy_sae(TOY_SETTINGS.standard_spec(ORTHOGONAL_L1, d_sae=data.n_features, n_checkpoints=0),
+                        data, seed).sae
+    return alignment_arrays(sae, data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed)))
+
+
 def measure(target: Target, seed: int | None) -> dict[str, float]:
     assert seed is not None
+    if target is TOY_ORTHOGONAL:
+        out = dict.fromkeys(PROVIDES, math.nan)  # only the distribution claims are bound to this control
+        out.update(alignment_metrics(_orthogonal_arrays(seed)))
+        return out
     if target.control:
         return _control(seed)
     arr = toy_arrays(seed)
@@ -736,6 +798,8 @@ def report_arrays(target: Target, seed: int | None) -> dict[str, Any]:
     frequency on the evaluation tokens (``reference_*``).
     """
     assert seed is not None
+    if target is TOY_ORTHOGONAL:
+        return histogram_arrays(_orthogonal_arrays(seed), "reference_")
     if target.control:
         data = toy_data(seed)
         x = data.sample(N_EVAL, torch.Generator().manual_seed(1_000_003 + seed))
@@ -746,7 +810,7 @@ def report_arrays(target: Target, seed: int | None) -> dict[str, Any]:
 ANALYSES.register(Analysis(
     name="bimodality-toy",
     tier=Tier.TOY,
-    targets=(TOY_POWER_LAW, TOY_FRESH_INIT),
+    targets=(TOY_POWER_LAW, TOY_FRESH_INIT, TOY_ORTHOGONAL),
     provides=PROVIDES,
     run=measure,
     arrays=report_arrays,
@@ -755,6 +819,11 @@ ANALYSES.register(Analysis(
 ANALYSES.expect("bimodality.scores_bimodal", TOY_FRESH_INIT.name, Status.NOT_REPLICATED,
                 "negative control: the alignment scores of an untrained SAE (a_i = ||W_dec[i]||^2 under "
                 "sae-lens's kaiming init) are one unimodal bump, so the verdict must be 'not bimodal'")
+ANALYSES.expect("bimodality.scores_bimodal", TOY_ORTHOGONAL.name, Status.NOT_REPLICATED,
+                "trained negative control: without superposition every latent learns one feature, so there is "
+                "no second cluster of badly aligned latents")
+ANALYSES.expect("bimodality.dead_cluster_at_zero", TOY_ORTHOGONAL.name, Status.INCONCLUSIVE,
+                "trained negative control: no latent dies when every feature has a latent of its own")
 
 # Where the paper's claim does not hold on the faithful toy, in words (the numbers are in the test output and
 # the report).
@@ -762,13 +831,16 @@ _TOY = TOY_POWER_LAW.name
 ANALYSES.expect("bimodality.scores_bimodal", _TOY, Status.NOT_REPLICATED,
                 "the reference standard SAE's alignment scores are one bump: the dip test does not reject "
                 "unimodality and Sarle's BC stays below 5/9")
-ANALYSES.expect("bimodality.dead_cluster_at_zero", _TOY, Status.NOT_REPLICATED,
-                "the standard ReLU SAEs leave no latent dead, so there is no dead set for the low mode to match; "
-                "the lower mixture component does not sit at 0")
+ANALYSES.expect("bimodality.dead_cluster_at_zero", _TOY, Status.INCONCLUSIVE,
+                "the reference standard ReLU SAE leaves no latent dead, so there is no dead set for the low mode "
+                "to match")
+ANALYSES.expect("bimodality.good_cluster_at_one", _TOY, Status.INCONCLUSIVE,
+                "the scores are one bump, so there is no cluster of good features to locate")
 ANALYSES.expect("bimodality.aligned_no_dead", _TOY, Status.NOT_REPLICATED,
                 "aligned ReLU SAEs have more dead latents than standard ones, which have none")
-ANALYSES.expect("bimodality.topk_low_sparsity", _TOY, Status.NOT_REPLICATED,
-                "aligned TopK gains more at the smallest k than at the largest")
+ANALYSES.expect("bimodality.topk_low_sparsity", _TOY, Status.INCONCLUSIVE,
+                "with AuxK revival acting within the run, standard TopK leaves no latent dead at the smallest k, "
+                "so there is nothing for aligned TopK to have fewer of")
 ANALYSES.expect("bimodality.emerges_in_training", _TOY, Status.NOT_REPLICATED,
                 "Sarle's BC rises during training, but the end of training is not bimodal")
 

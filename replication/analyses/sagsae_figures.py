@@ -1,8 +1,8 @@
 """Report figure of the sagsae paper, drawn from the records' measured scalars alone.
 
-The sweeps' records carry, per (target, seed), ``sagsae_lam<λ>_{l0,r2,dead_fraction}`` and
-``gated_lam<λ>_{l0,r2,dead_fraction}`` (:func:`replication.analyses.sagsae.sweep_metrics`); the figure draws
-R² and the dead fraction against L0 for both sweeps, one line per seed, one row per target (the toy's two
+The sweeps' records carry, per (target, seed), ``sagsae_<reading>_lam<λ>_{l0,r2,dead_fraction}``,
+``gated_lam<λ>_...`` and ``jumprelu_lam<λ>_...`` (:func:`replication.analyses.sagsae.sweep_metrics`); the figure
+draws R² and the dead fraction against L0 for every sweep, one line per seed, one row per target (the toy's two
 cells, the tinylm tier's three, the real tier's six), so it also works for a run recorded on another machine.
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from replication.figures import FigureInputs, FigureMaker, panel_grid, register_figure, sweep_points
 
-_SWEEPS = (("sagsae_lam", "C0", "SA-GSAE"), ("gated_lam", "C3", "Gated"))
+_SWEEPS = (("sagsae_l0-gate_lam", "C0", "SA-GSAE l0-gate"), ("sagsae_l1-gate_lam", "C2", "SA-GSAE l1-gate"),
+           ("gated_lam", "C3", "Gated"), ("jumprelu_lam", "C7", "JumpReLU"))
 _COLUMNS = (("r2", "R² = 1 - FVU_pooled"), ("dead_fraction", "dead fraction"))
 
 
@@ -34,7 +35,7 @@ def _make(inputs: FigureInputs, path: Path) -> bool:
     if "target" not in frame:
         return False
     present = [(name, tier, h) for name, tier, h in _targets() if (frame["target"] == name).any()
-               and sweep_points(frame, name, "sagsae_lam", "l0", "r2")]
+               and sweep_points(frame, name, _SWEEPS[0][0], "l0", "r2")]
     if not present:
         return False
     fig, axes = panel_grid(2 * len(present), width=5.0, height=3.6, max_cols=2)
@@ -42,7 +43,7 @@ def _make(inputs: FigureInputs, path: Path) -> bool:
         for col, (y, ylabel) in enumerate(_COLUMNS):
             ax = axes[2 * row + col]
             for prefix, color, label in _SWEEPS:
-                width = h if prefix == "sagsae_lam" else 2 * h
+                width = h if prefix.startswith("sagsae_") else 2 * h
                 for i, (seed, xs, ys) in enumerate(sweep_points(frame, name, prefix, "l0", y)):
                     # a fully collapsed point (L0 = 0) is off the log axis
                     pts = [(a, b) for a, b in zip(xs, ys) if a > 0]
@@ -72,8 +73,11 @@ register_figure(FigureMaker(
     paper="sagsae", name="r2-and-dead-vs-l0",
     caption="Mirrors the abstract's claims (no figure in the source): \"a half-width SA-GSAE at width H strictly "
             "Pareto-dominates a full-width Gated SAE at 2H over the entire swept L0 overlap\" and \"cutting dead "
-            "fraction\". Left: R² against L0 for SA-GSAE(H) (replication-sagsae, tied radii, auxiliary loss; "
-            "lambda sweep of its gate's L0 penalty) and sae-lens Gated(2H) (L1 sweep), one line per seed; right: "
+            "fraction\". Left: R² against L0 for SA-GSAE(H) (replication-sagsae, tied radii, auxiliary loss through a "
+            "frozen decoder) under both readings of its sparsity penalty (l0-gate: the gate's L0; l1-gate: the "
+            "Gated SAE's L1 on the gate path), Gated(2H) (sae-lens's Gated with Rajamanoharan et al.'s "
+            "frozen-decoder auxiliary loss, L1 sweep) and, for reference, sae-lens JumpReLU(2H) (L0 sweep: the "
+            "penalty without sign-awareness), one line per seed; right: "
             "dead fraction against L0. R² is the explained variance 1 - FVU_pooled of "
             "replication.metrics.explained_variance (pooled over tokens and dimensions); L0 is the mean number of "
             "latents active with either sign per token; dead = never active (either sign) on the evaluation "

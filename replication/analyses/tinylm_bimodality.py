@@ -36,10 +36,9 @@ almost a decade, around the reference L0 of d_in / 8 = 16 (the choice of the ant
   transformer-lens hook at every non-BOS position, H_0 = zero-ablation of that activation, on the first
   ``CE_BATCHES`` x ``CE_BATCH_SIZE`` = 128 held-out windows of 128 tokens (16,256 predictions; the text of
   the first ~16k held-out cache rows). Measured: H_orig 4.807 nats, H_0 7.623 nats.
-  Recorded as scalars (``{method}_{lambda}_ce_loss_recovered``, ``ce_recovered_gap_min_over_l0_overlap``),
-  not as a condition of ``bimodality.aligned_pareto``: a claim is implemented on a tier only where one
-  analysis provides all its metrics, and the toy tier has no LM, so the claim's condition stays on explained
-  variance on every tier and CE recovered is reported beside it.
+  Recorded per point (``{method}_{lambda}_ce_loss_recovered``) and as ``ce_recovered_gap_min_over_l0_overlap``,
+  a condition of ``bimodality.aligned_pareto`` on this tier (and the real one): the catalog asks for aligned
+  >= standard on CE loss recovered over the L0 overlap on every tier that runs an LM.
 
 Seeds 0-2 (3 x 15 SAEs: 4 + 4 ReLU, 2 + 2 TopK, one d_sae = 1024, plus two 200-step aligned runs observed
 at every step). Cost, cold, one thread on the 2-core machine kind (shared with other jobs): 111 / 111 / 107 s
@@ -152,7 +151,7 @@ ANALYSES.register(Analysis(
     name="bimodality-tinylm",
     tier=Tier.TINYLM,
     targets=(TINYLM_BIMODALITY,),
-    provides=SWEEP_PROVIDES,
+    provides=SWEEP_PROVIDES | {"ce_recovered_gap_min_over_l0_overlap"},
     run=measure,
     arrays=report_arrays,
 ))
@@ -163,16 +162,21 @@ _T = TINYLM_BIMODALITY.name
 ANALYSES.expect("bimodality.scores_bimodal", _T, Status.NOT_REPLICATED,
                 "the reference standard SAE's alignment scores are one bump: the dip test does not reject "
                 "unimodality and Sarle's BC stays below 5/9")
-ANALYSES.expect("bimodality.good_cluster_at_one", _T, Status.NOT_REPLICATED,
-                "the scores are one bump, which the two-component fit splits well below a = 1")
+ANALYSES.expect("bimodality.good_cluster_at_one", _T, Status.INCONCLUSIVE,
+                "the scores are one bump, so there is no cluster of good features to locate")
+ANALYSES.expect("bimodality.aligned_pareto", _T, Status.NOT_REPLICATED,
+                "aligned is ahead of standard on explained variance over the whole L0 overlap, but on one seed "
+                "its CE loss recovered dips below the standard's within the overlap")
 ANALYSES.expect("bimodality.mcs_correlation", _T, Status.NOT_REPLICATED,
                 "the MCS against the larger dictionary is high for most latents whatever their alignment score")
 ANALYSES.expect("bimodality.aligned_no_dead", _T, Status.NOT_REPLICATED,
                 "aligned ReLU SAEs have more dead latents than standard ones, which have none")
-ANALYSES.expect("bimodality.dead_cluster_at_zero", _T, Status.NOT_REPLICATED,
-                "the standard ReLU SAEs leave no latent dead, so there is no dead set for the low mode to match")
+ANALYSES.expect("bimodality.dead_cluster_at_zero", _T, Status.INCONCLUSIVE,
+                "the reference standard ReLU SAE leaves no latent dead, so there is no dead set for the low mode "
+                "to match")
 ANALYSES.expect("bimodality.topk_low_sparsity", _T, Status.NOT_REPLICATED,
-                "aligned TopK gains more at the smallest k than at the largest")
+                "with AuxK revival acting within the run few latents die at the smallest k, and aligned TopK does "
+                "not have fewer of them on every seed")
 ANALYSES.expect("bimodality.emerges_in_training", _T, Status.NOT_REPLICATED,
                 "the bimodality coefficient does not rise from the first snapshot to the end on every seed, and "
                 "the end of training is not bimodal")

@@ -52,6 +52,7 @@ from torch import Tensor
 
 from replication.analyses.sagsae import (
     ABLATION_METRICS,
+    READINGS,
     SWEEP_METRICS,
     Ablations,
     Sweeps,
@@ -125,7 +126,8 @@ def plumbing_only() -> bool:
     """Whether the current profile trains the SAEs for a fraction of their budget (``smoke``: a few dozen
     steps, plumbing, not science). Only then may two sweeps' L0 ranges be disjoint (their gap is then taken
     between the nearest points and the records say ``l0_ranges_disjoint = 1``); on the ``full`` profile a
-    disjoint pair of sweeps raises, since no matched-L0 comparison exists."""
+    disjoint pair of sweeps makes the claims comparing them inconclusive, since no matched-L0 comparison
+    exists."""
     spec = TINYLM.gated_spec(TINYLM.gated_lambdas[0])
     return spec.training_samples < dict(TINYLM.train)["training_samples"]
 
@@ -136,9 +138,10 @@ def sweeps(target: Target, seed: int) -> Sweeps:
     return run_sweeps(TINYLM, data, seed, eval_tokens(data), allow_disjoint=plumbing_only())
 
 
-def ablations(target: Target, seed: int) -> Ablations:
+def ablations(target: Target, seed: int) -> dict[str, Ablations]:
     data = cell_data(target)
-    return run_ablations(TINYLM, data, seed, eval_tokens(data), allow_disjoint=plumbing_only())
+    x = eval_tokens(data)
+    return {r: run_ablations(TINYLM, data, seed, x, r, allow_disjoint=plumbing_only()) for r in READINGS}
 
 
 def _seed(target: Target, seed: int | None) -> int:

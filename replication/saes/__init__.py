@@ -39,3 +39,9 @@ from replication.saes import sagsae as _sagsae  # noqa: E402
 
 _register(_sagsae.SAGSAE, (_sagsae.SignAwareGatedSAE, _sagsae.SignAwareGatedSAEConfig),
           (_sagsae.SignAwareGatedTrainingSAE, _sagsae.SignAwareGatedTrainingSAEConfig))
+
+# sagsae's baseline: the Gated SAE with Rajamanoharan et al.'s frozen-decoder auxiliary loss (replication/saes/gated.py)
+from replication.saes import gated as _gated  # noqa: E402
+
+_register(_gated.GATED_FROZEN_AUX, (_gated.FrozenAuxGatedSAE, _gated.FrozenAuxGatedSAEConfig),
+          (_gated.FrozenAuxGatedTrainingSAE, _gated.FrozenAuxGatedTrainingSAEConfig))

@@ -5,7 +5,7 @@ signed-magnitude path avoids L1 shrinkage, and an auxiliary reconstruction preve
 radii ``r_i^+, r_i^-``, tied by default). These are the exact equations implemented here. They are the Gated
 SAE of Rajamanoharan et al. (2024) as sae-lens implements it (``sae_lens/saes/gated_sae.py``: gate path with
 ``b_gate``, magnitude path ``W_enc * exp(r_mag) + b_mag``, L1 on the gate path weighted by ``||W_dec[i]||``,
-auxiliary reconstruction through the gate path, no stop-gradient), made two-sided with learnt JumpReLU
+auxiliary reconstruction through the gate path), made two-sided with learnt JumpReLU
 thresholds (sae-lens's straight-through estimator, ``sae_lens/saes/jumprelu_sae.py``).
 
 Layouts are sae-lens's: ``W_enc`` is ``(d_in, d_sae)`` (the paper's encoder row ``w_i`` is ``W_enc[:, i]``),
@@ -34,8 +34,11 @@ Training loss (per token, averaged over the batch; sae-lens sums the MSE over ``
     S = sum_i (g+_i + g-_i)                 sparsity_loss="l0" (default): the L0 of the two-sided gate
     S = sum_i |a_i| ||W_dec[i]||            sparsity_loss="l1": sae-lens's gated L1 with ReLU(pi) -> a
 
-The auxiliary term is sae-lens's Gated one with ``ReLU(pi)`` replaced by the Bi-Jump-ReLU ``a`` (decoder not
-frozen, as sae-lens). The step functions have no gradient; as in sae-lens's JumpReLU, the thresholds get a
+(the paper does not say which: the two readings of ``claims.sagsae.PENALTY_READINGS``)
+
+The auxiliary term is the Gated SAE's with ``ReLU(pi)`` replaced by the Bi-Jump-ReLU ``a``, through a frozen
+(stop-gradient) copy of the decoder as Rajamanoharan et al. define it (sae-lens's ``gated`` does not freeze
+it; the suite's baseline, ``replication-gated``, does: :mod:`replication.saes.gated`). The step functions have no gradient; as in sae-lens's JumpReLU, the thresholds get a
 straight-through gradient with a rectangle kernel of width ``bandwidth``:
 ``d H(z - theta)/d theta := -(1/eps) K((z - theta)/eps)`` for the gates ``g`` (through the reconstruction
 and the L0) and ``d [z H(z - theta)]/d theta := -(theta/eps) K((z - theta)/eps)`` for ``a`` (through the
@@ -372,7 +375,8 @@ class SignAwareGatedTrainingSAE(_SignAwareGated, TrainingSAE[SignAwareGatedTrain
         else:
             losses = {"l1_loss": lam * (a.abs() * self.W_dec.norm(dim=1)).sum(dim=-1).mean()}
         if self.cfg.use_aux_loss:
-            via_gate = a @ self.W_dec + self.b_dec
+            # through a frozen (stop-gradient) copy of the decoder, as Rajamanoharan et al.'s Gated SAE
+            via_gate = a @ self.W_dec.detach() + self.b_dec.detach()
             losses["auxiliary_reconstruction_loss"] = (via_gate - step_input.sae_in).pow(2).sum(dim=-1).mean()
         return losses
 

@@ -237,7 +237,7 @@ def test_bimodality_training_path_end_to_end(fixture_dir: Path, tmp_path: Path) 
                                           "bimodality.mcs_correlation")]
     for claim in claims:
         verdict = runner.verdict(claim, Tier.REAL, cell.target(), analysis)
-        assert verdict.status in (Status.REPLICATED, Status.NOT_REPLICATED), verdict.summary()
+        assert verdict.status is not Status.NOT_RUN, verdict.summary()  # judged, or inconclusive
     assert {r.claim_id for r in iter_records(tmp_path / "results")} == {c.id for c in claims}
 
 
@@ -254,7 +254,8 @@ def test_sagsae_training_path_end_to_end(model: str, tiny_models: dict[str, Path
     settings = sagsae_settings(32, dict(training_samples=64 * 30, batch_size=64, lr=1e-3), h=32, n_eval=100,
                                plumbing_only=True)
     values = sagsae_measure(cell, settings, 0)
-    _finite(values, SWEEP_METRICS - {"bipolar_share"})
+    _finite(values, {m for m in SWEEP_METRICS if not m.startswith("bipolar_share")})
     assert values["sagsae_h_minus_gated_2h_parameters"] < 0  # exact parameter accounting at H = 32, d_in = 32
     full = sagsae_full_width_measure(cell, settings, 0)
-    _finite(full, SAGSAE_FULL_WIDTH_PROVIDES | {"full_width_r2", "half_width_r2"})
+    _finite(full, SAGSAE_FULL_WIDTH_PROVIDES | {f"{m}@{r}" for m in ("full_width_r2", "half_width_r2")
+                                                for r in ("l0-gate", "l1-gate")})

@@ -154,7 +154,7 @@ def test_readings_of_the_claims_match_what_the_analysis_measures() -> None:
 
     load_all()
     assert set(WU_READINGS.names) == set(READINGS) and FIGURE_READING == WU_READINGS.primary
-    for claim in REGISTRY:
+    for claim in REGISTRY.by_paper("antipodal"):
         if claim.readings is not None:
             assert claim.readings is WU_READINGS, claim.id
 

@@ -60,15 +60,27 @@ def test_settings_reject_an_operating_point_outside_the_sweep_and_one_point_swee
         A.SweepSettings(h=4, sagsae_lambdas=(1.0,), gated_lambdas=(1.0, 2.0), operating_lambda=1.0, train=())
 
 
-def test_toy_specs_are_unchanged_by_the_refactor() -> None:
-    """The toy's SAEs keep their cache keys: the specs equal those the toy module made before the core existed."""
+def test_toy_specs_name_the_reading_and_the_frozen_decoder_baseline() -> None:
+    from replication.saes.gated import GATED_FROZEN_AUX
     from replication.saes.sagsae import SAGSAE
     from replication.training import ToySAESpec
 
     train = dict(training_samples=256 * 750, batch_size=256, lr=1e-3)
     assert A.sagsae_spec(0.3, two_sided=False) == ToySAESpec.make(SAGSAE, 64, sparsity_coefficient=0.3,
-                                                                   two_sided=False, **train)
-    assert A.gated_spec(2.0) == ToySAESpec.make("gated", 128, l1_coefficient=2.0, **train)
+                                                                   sparsity_loss="l0", two_sided=False, **train)
+    assert ("sparsity_loss", "l1") in A.sagsae_spec(1.0, A.L1_GATE).options
+    assert A.gated_spec(2.0) == ToySAESpec.make(GATED_FROZEN_AUX, 128, l1_coefficient=2.0, **train)
+    assert A.TOY.jumprelu_spec(0.1) == ToySAESpec.make("jumprelu", 128, l0_coefficient=0.1, **train)
+    # the l1-gate reading sweeps the Gated SAE's grid (the same penalty), its ablations at lambda 1
+    assert A.TOY.lambdas(A.L1_GATE) == A.TOY.gated_lambdas and A.TOY.operating(A.L1_GATE) == 1.0
+    with pytest.raises(ValueError, match="unknown sparsity-penalty reading"):
+        A.sagsae_spec(1.0, "l2-gate")
+
+
+def test_readings_match_the_claims() -> None:
+    from claims.sagsae import PENALTY_READINGS
+
+    assert set(PENALTY_READINGS.names) == set(A.READINGS) and PENALTY_READINGS.primary == A.L0_GATE
 
 
 def test_settings_apply_the_budget_to_every_spec() -> None:
@@ -87,15 +99,23 @@ def _full_point(lam: float, d_sae: int, l0: float, r2: float, dead: float, bip: 
 def test_sweep_metrics_known_answer() -> None:
     s = A.SweepSettings(h=4, sagsae_lambdas=(0.1, 1.0), gated_lambdas=(1.0, 2.0), operating_lambda=1.0, train=())
     sag = (_full_point(0.1, 4, 8.0, 0.9, 0.0, 0.25, 100), _full_point(1.0, 4, 2.0, 0.8, 0.25, 0.75, 100))
+    l1 = (_full_point(1.0, 4, 300.0, 0.9, 0.0, 0.5, 100), _full_point(2.0, 4, 200.0, 0.8, 0.0, 0.5, 100))
     gat = (_full_point(1.0, 8, 8.0, 0.95, 0.5, 0.0, 150), _full_point(2.0, 8, 2.0, 0.7, 0.125, 0.0, 150))
-    out = A.sweep_metrics(s, A.Sweeps(sag, gat, A._compare(sag, gat)))
-    assert out["r2_gap_min_over_l0_overlap"] == pytest.approx(-0.05, abs=1e-6)
-    assert out["r2_gap_max_over_l0_overlap"] == pytest.approx(0.1, abs=1e-6)
+    sweeps = A.Sweeps({A.L0_GATE: sag, A.L1_GATE: l1}, gat, gat,
+                      {A.L0_GATE: A._compare(sag, gat), A.L1_GATE: A._compare(l1, gat)})
+    out = A.sweep_metrics(s, sweeps)
+    assert out["r2_gap_min_over_l0_overlap@l0-gate"] == pytest.approx(-0.05, abs=1e-6)
+    assert out["r2_gap_max_over_l0_overlap@l0-gate"] == pytest.approx(0.1, abs=1e-6)
+    assert out["l0_ranges_overlap@l0-gate"] == 1.0
     # geomean(0.5, 0.125) / geomean(eps, 0.25) with eps = 1 / (2 * 8): 0.25 / 0.125 = 2
-    assert out["dead_fraction_geomean_ratio_gated_over_sagsae"] == pytest.approx(2.0, abs=1e-9)
-    assert out["bipolar_share"] == 0.75  # the operating point's (lambda 1)
+    assert out["dead_fraction_geomean_ratio_gated_over_sagsae@l0-gate"] == pytest.approx(2.0, abs=1e-9)
+    assert out["dead_fraction_max_either@l0-gate"] == 0.5
+    assert out["bipolar_share@l0-gate"] == 0.75  # the operating point's (lambda 1)
+    # the l1-gate sweep (L0 200-300) misses the Gated one (2-8): no matched-L0 comparison, gaps recorded as 0
+    assert out["l0_ranges_overlap@l1-gate"] == 0.0 and out["r2_gap_min_over_l0_overlap@l1-gate"] == 0.0
     assert out["sagsae_h_minus_gated_2h_parameters"] == -50.0
-    assert out["sagsae_lam0.1_l0"] == 8.0 and out["gated_lam2_dead_fraction"] == 0.125
+    assert out["sagsae_l0-gate_lam0.1_l0"] == 8.0 and out["gated_lam2_dead_fraction"] == 0.125
+    assert out["jumprelu_lam1_r2"] == 0.95 and out["r2_gap_gated_minus_jumprelu_min_over_l0_overlap"] == 0.0
     assert A.SWEEP_METRICS <= set(out)
 
 
@@ -103,13 +123,19 @@ def test_ablation_metrics_known_answer() -> None:
     full = _full_point(1.0, 4, 2.0, 0.8, 0.0, 0.5, 1)
     one = (_full_point(0.1, 4, 8.0, 0.85, 0.0, 0.0, 1), _full_point(1.0, 4, 2.0, 0.7, 0.0, 0.0, 1))
     two = (_full_point(0.1, 4, 8.0, 0.9, 0.0, 0.0, 1), full)
-    a = A.Ablations(full, _full_point(1.0, 4, 0.5, 0.3, 0.75, 0.0, 1), _full_point(1.0, 4, 2.0, 0.803, 0.0, 0.5, 1),
-                    one, A._compare(one, two))
-    out = A.ablation_metrics(a)
-    assert out["no_aux_dead_fraction"] == 0.75
-    assert out["no_aux_minus_full_r2"] == pytest.approx(-0.5, abs=1e-12)
-    assert out["abs_r2_tied_minus_untied"] == pytest.approx(0.003, abs=1e-12)
-    assert out["one_sided_minus_two_sided_r2_max_over_l0_overlap"] == pytest.approx(-0.05, abs=1e-6)
+    untied = (_full_point(0.1, 4, 8.0, 0.897, 0.0, 0.0, 1), _full_point(1.0, 4, 2.0, 0.804, 0.0, 0.0, 1))
+    no_aux = _full_point(1.0, 4, 0.5, 0.3, 0.75, 0.0, 1)
+    a = A.Ablations(full, no_aux, two, one, untied, A._compare(one, two), A._compare(two, untied))
+    far = tuple(p._replace(l0=p.l0 * 100) for p in untied)  # untied sweep that misses the tied one in L0
+    b = A.Ablations(full, no_aux, two, one, far, A._compare(one, two), A._compare(two, far))
+    out = A.ablation_metrics({A.L0_GATE: a, A.L1_GATE: b})
+    assert out["no_aux_dead_fraction@l0-gate"] == 0.75
+    assert out["no_aux_minus_full_r2@l0-gate"] == pytest.approx(-0.5, abs=1e-12)
+    # tied - untied at matched L0: +0.003 at L0 8, -0.004 at L0 2: the largest |gap| is 0.004
+    assert out["abs_r2_tied_minus_untied_max_over_l0_overlap@l0-gate"] == pytest.approx(0.004, abs=1e-6)
+    assert out["tied_minus_untied_r2_l0_ranges_overlap@l0-gate"] == 1.0
+    assert out["tied_minus_untied_r2_l0_ranges_overlap@l1-gate"] == 0.0  # inconclusive: no overlap
+    assert out["one_sided_minus_two_sided_r2_max_over_l0_overlap@l0-gate"] == pytest.approx(-0.05, abs=1e-6)
     assert A.ABLATION_METRICS <= set(out)
 
 
@@ -167,11 +193,10 @@ def test_claim_metrics_are_provided_once_on_the_tinylm_tier() -> None:
             assert analysis is not None and analysis.name.startswith("sagsae-tinylm"), claim.id
 
 
-def test_disjoint_sweeps_raise_unless_allowed_for_plumbing() -> None:
+def test_disjoint_sweeps_have_no_comparison_unless_allowed_for_plumbing() -> None:
     a = (_point(200.0, 0.5), _point(210.0, 0.55))
     b = (_point(240.0, 0.6), _point(250.0, 0.62))
-    with pytest.raises(ValueError, match="do not overlap"):
-        A._compare(a, b)
+    assert A._compare(a, b) is None  # the claims comparing them are then inconclusive (l0_ranges_overlap = 0)
     cmp = A._compare(a, b, allow_disjoint=True)  # nearest points: L0 210 vs 240
     assert float(cmp.min_gap) == pytest.approx(0.55 - 0.6, abs=1e-12) and float(cmp.max_gap) == float(cmp.min_gap)
     assert A._disjoint(a, b) and not A._disjoint(a, (_point(205.0, 0.6), _point(250.0, 0.62)))

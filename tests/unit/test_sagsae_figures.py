@@ -20,11 +20,11 @@ def _maker():
 
 def _row(tier: str, target: str, seed: int, shift: float) -> dict:
     row: dict = {"tier": tier, "target": target, "seed": seed}
-    for prefix, lams, l0s in (("sagsae_lam", (0.3, 1, 3), (50.0, 30.0, 20.0)), ("gated_lam", (1, 3, 10), (60, 20, 5))):
+    for prefix, lams, l0s in (("sagsae_l0-gate_lam", (0.3, 1, 3), (50.0, 30.0, 20.0)), ("gated_lam", (1, 3, 10), (60, 20, 5))):
         for lam, l0 in zip(lams, l0s):
             row[f"{prefix}{lam:g}_l0"] = l0 + shift
             row[f"{prefix}{lam:g}_r2"] = 0.5 + l0 / 200
-            row[f"{prefix}{lam:g}_dead_fraction"] = 0.0 if prefix == "sagsae_lam" else 0.05
+            row[f"{prefix}{lam:g}_dead_fraction"] = 0.0 if prefix.startswith("sagsae_") else 0.05
     return row
 
 
@@ -32,7 +32,7 @@ def test_figure_draws_toy_tinylm_and_real_cells(tmp_path: Path) -> None:
     rows = [_row("toy", "toy-sagsae-bipolar", s, s) for s in range(3)]
     rows += [_row("tinylm", "tinylm-sagsae-mlp-out", s, s) for s in range(3)]
     rows += [_row("real", "pythia-1b-sagsae-mlp-out", s, s) for s in range(3)]
-    rows[-1]["sagsae_lam3_l0"] = 0.0  # a collapsed point: off the log axis, not an error
+    rows[-1]["sagsae_l0-gate_lam3_l0"] = 0.0  # a collapsed point: off the log axis, not an error
     out = tmp_path / "fig.png"
     assert _maker().make(FigureInputs(pd.DataFrame(rows), tmp_path), out)
     assert out.read_bytes()[:8] == PNG
