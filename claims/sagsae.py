@@ -82,7 +82,7 @@ register(
                     "2x-4x (attention, SmolLM3 resid)",
         conditions=conditions(("dead_fraction_geomean_ratio_gated_over_sagsae", ">=", 2.0)),
         preconditions=conditions(("dead_fraction_max_either", ">", 0.0)),
-        reported=("dead_fraction_mean_gated_minus_sagsae",),
+        reported=("dead_fraction_mean_gated_minus_sagsae", "dead_window_tokens"),
         tiers=_ALL, readings=PENALTY_READINGS,
         rationale="catalog: sweep-geomean reduction >= 2x, the low end of the paper's range; the paper's "
                   "absolute cut (0.35-0.62) is reported beside it as the mean dead-fraction difference. A "

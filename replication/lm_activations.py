@@ -285,5 +285,9 @@ class LMActivations:
     def eval_batch(self, n: int | None = None) -> Float[Tensor, "n d_in"]:
         return self._data().eval_batch(n)
 
+    def heldout_chunks(self, rows: int = 65_536) -> Iterator[Float[Tensor, "rows d_in"]]:
+        """Every held-out row, ``rows`` at a time (the real tier's dead-latent window, >= 1M tokens)."""
+        return self._data().heldout_chunks(rows)
+
     def manifest(self) -> dict[str, Any]:
         return json.loads((self._data().directory / "manifest.json").read_text())

@@ -44,7 +44,7 @@ SAE are NaN there (no claim but ``scores_bimodal`` is bound to the control).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -60,6 +60,7 @@ from replication.metrics import (
     compare_sweeps,
     dead_fraction,
     explained_variance,
+    fire_counts_over,
     mean_l0,
 )
 from replication.metrics.bimodality import (
@@ -240,18 +241,34 @@ class AlignmentArrays(NamedTuple):
     """Evaluation tokens the dead set was measured on (the window of "dead": reported beside the claims)."""
 
 
-def alignment_arrays(sae: Any, x: Float[Tensor, "tokens d_in"], larger: Any | None = None) -> AlignmentArrays:
-    """Alignment scores, their bimodality, density/dead set and MCS (if ``larger``) of one SAE."""
+DeadWindow = Callable[[], Iterable[Tensor]]
+"""Chunks of held-out tokens on which "dead" is measured where that window is larger than the evaluation
+batch (the real tier's training cells: >= 1M tokens); ``None``: the evaluation batch itself."""
+
+
+def _density(sae: Any, x: Tensor, dead_window: DeadWindow | None) -> tuple[Tensor, int]:
+    """Firing frequency of every latent, on ``x`` or (if given) on every chunk of ``dead_window``."""
+    if dead_window is None:
+        with torch.no_grad():
+            return activation_density(sae.encode(x)), len(x)
+    counts, n = fire_counts_over(sae.encode, dead_window())
+    return counts.to(torch.float64) / n, n
+
+
+def alignment_arrays(sae: Any, x: Float[Tensor, "tokens d_in"], larger: Any | None = None,
+                     dead_window: DeadWindow | None = None) -> AlignmentArrays:
+    """Alignment scores, their bimodality, density/dead set (on ``x``, or ``dead_window``) and MCS (if
+    ``larger``) of one SAE."""
     check_sae_input(sae, x)
     check_finite_weights(sae)
     with torch.no_grad():
         a = alignment_scores(sae.W_enc.detach(), sae.W_dec.detach())
-        density = activation_density(sae.encode(x))
         mcs = None
         if larger is not None:
             check_finite_weights(larger)
             mcs = max_cosine_similarity(sae.W_dec.detach(), larger.W_dec.detach())
-    return AlignmentArrays(a, bimodality(a), density, density == 0, mcs, len(x))
+    density, n = _density(sae, x, dead_window)
+    return AlignmentArrays(a, bimodality(a), density, density == 0, mcs, n)
 
 
 def alignment_metrics(arr: AlignmentArrays) -> dict[str, float]:
@@ -291,15 +308,18 @@ class SweepPoint(NamedTuple):
     dead_fraction: float
 
 
-def evaluate(sae: Any, x: Float[Tensor, "tokens d_in"], method: str, setting: float) -> SweepPoint:
-    """L0, explained variance (App. B) and dead fraction of one SAE on the evaluation tokens."""
+def evaluate(sae: Any, x: Float[Tensor, "tokens d_in"], method: str, setting: float,
+             dead_window: DeadWindow | None = None) -> SweepPoint:
+    """L0, explained variance (App. B) and dead fraction of one SAE on the evaluation tokens (dead: on
+    ``dead_window``'s tokens if given)."""
     check_sae_input(sae, x)
     check_finite_weights(sae)
     with torch.no_grad():
         f = sae.encode(x)
         x_hat = sae.decode(f)
+    density = activation_density(f) if dead_window is None else _density(sae, x, dead_window)[0]
     return SweepPoint(method, setting, float(mean_l0(f)), float(explained_variance(x, x_hat)),
-                      float(dead_fraction(activation_density(f))))
+                      float(dead_fraction(density)))
 
 
 def matched_l0_gaps(a: list[tuple[float, float]], b: list[tuple[float, float]],
@@ -535,22 +555,23 @@ def independent_seed(seed: int) -> int:
     return 1_000_000 + seed
 
 
-def relu_sweep(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int) -> ReluSweep:
+def relu_sweep(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in"], seed: int,
+               dead_window: DeadWindow | None = None) -> ReluSweep:
     """Train (or load) both ReLU sweeps of ``settings`` on ``data`` (a ``ToyData``) with ``seed``, the
     reference standard SAE's larger dictionary, and measure them on the evaluation tokens ``x``: what every
     tier that trains SAEs shares (the real tier stops here; :func:`sweep_arrays` adds TopK, snapshots and
-    the per-step check)."""
+    the per-step check). ``dead_window``: see :data:`DeadWindow`."""
     standard = {lam: train_toy_sae(settings.standard_spec(lam), data, seed) for lam in settings.l1_standard}
-    relu = [evaluate(t.sae, x, "standard", lam) for lam, t in standard.items()]
+    relu = [evaluate(t.sae, x, "standard", lam, dead_window) for lam, t in standard.items()]
     ref_l1 = min(relu, key=lambda p: abs(math.log(max(p.l0, 1e-3) / settings.reference_l0))).setting
     ref = standard[ref_l1]
     # dictionary B: trained independently of A (its own seed, so its own init and data order), as §4.2 compares
     # two separately trained dictionaries
     larger = train_toy_sae(settings.standard_spec(ref_l1, d_sae=settings.d_sae_larger, n_checkpoints=0),
                            data, independent_seed(seed)).sae
-    reference = alignment_arrays(ref.sae, x, larger)
+    reference = alignment_arrays(ref.sae, x, larger, dead_window)
     aligned_saes = {lam: train_toy_sae(settings.aligned_spec(lam), data, seed).sae for lam in settings.l1_aligned}
-    relu += [evaluate(sae, x, "aligned", lam) for lam, sae in aligned_saes.items()]
+    relu += [evaluate(sae, x, "aligned", lam, dead_window) for lam, sae in aligned_saes.items()]
     return ReluSweep(ref_l1, ref, reference, tuple(relu), {lam: t.sae for lam, t in standard.items()},
                      aligned_saes)
 

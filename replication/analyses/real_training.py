@@ -17,8 +17,10 @@ used Elriggs' Pythia-70m MLP SAEs, which sae-lens does not ship). Settings not g
 - budget: 50M training samples per SAE (the paper's "50 million tokens"), batch 4,096, Adam lr 3e-4 (SAEBench's
   ReLU lr) with 5% lr warm-up and 10% L1 warm-up (the tinylm's fractions), sae-lens's
   ``expected_average_only_in`` normalisation. The samples are drawn with replacement from a cache of 10M
-  (Pythia-160M, 15 GB float16) / 5M (Gemma, 23 GB) distinct Pile tokens (the paper streams 50M distinct
-  tokens; a cache of that many would not fit the GPU machine's 64 GB disk);
+  (Pythia-160M, 17 GB float16 with the held-out tokens) / 5M (Gemma, 28 GB) distinct Pile tokens (the paper
+  streams 50M distinct tokens; a cache of that many would not fit the GPU machine's 64 GB disk);
+- dead: never active on 1M held-out OpenWebText tokens (``DEAD_WINDOW_TOKENS``, the catalog's minimum); L0 and
+  EV on the first 100k of them;
 - lambdas: the tinylm tier's grids unchanged (standard {0.5, 1, 2, 4}, aligned {0.25, 0.5, 1, 2}): with
   activations normalised to E||x||² = d_in, an L1 coefficient gives the same L0 / d_in across widths to
   first order (a feature's amplitude grows like sqrt(d_in / L0)). **Not calibrated on these models** (no GPU in
@@ -33,13 +35,15 @@ used Elriggs' Pythia-70m MLP SAEs, which sae-lens does not ship). Settings not g
 SmolLM3 is loaded through transformer-lens's ``TransformerBridge`` (``HookedTransformer`` has no SmolLM3).
 The paper gives neither width, budget nor lambdas; the suite's choices: H = 4 d_in = 8,192 (Gated at
 2H = 16,384), 20M samples per SAE (batch 4,096, lr 1e-3 as the tinylm tier, 5% warm-up) drawn from a cache
-of 1.5M distinct tokens per model (C4; the three hooks of a model share one pass: 18 GB float16), the
-tinylm's lambda grids (SA-GSAE {0.1, 0.3, 1, 3}, Gated {1, 3, 10}; operating point 1), not calibrated on these
-models (same caveat). "Dead" = never active on 16,384 held-out tokens, as on the other tiers.
+of 1.5M distinct tokens per model (C4; the three hooks of a model share one pass: 31 GB float16 with the
+held-out tokens), the tinylm's lambda grids (SA-GSAE l0-gate {0.1, 0.3, 1, 3}, Gated and SA-GSAE l1-gate
+{1, 3, 10}; operating point 1), not calibrated on these models (same caveat). "Dead" = never active on 1M
+held-out tokens (``DEAD_WINDOW_TOKENS``); R² and L0 on the first 16,384 of them.
 Which claim is judged on which cell follows the paper: ``half_width_dominates`` on the three cells it names
 (both MLP-out, Pythia-1B resid-mid), ``matches_elsewhere`` on the other three, ``bipolar_share`` (> 0.5,
 "most latents") on the MLP-out cells (recorded on every cell), ``fewer_dead`` on all six, and
-``full_width_collapse`` (R² of SA-GSAE at 2H minus at H, operating lambda; dead fractions beside it) on SmolLM3-3B resid-mid.
+``full_width_collapse`` (R² of SA-GSAE at 2H minus at H, operating lambda; dead fractions beside it) on
+SmolLM3-3B resid-mid.
 """
 
 from __future__ import annotations
@@ -102,6 +106,10 @@ def _seed(cell: TrainingCell, seed: int | None) -> int:
 
 # --------------------------------------------------------------------------------------------- bimodality
 
+DEAD_WINDOW_TOKENS = 1_000_000
+"""Held-out tokens of every real training cell: "dead" = never active on all of them (the catalog's >= 1M:
+a 16k-token window calls a latent of frequency 1e-4 dead one time in five); L0, R² and EV use ``n_eval``."""
+
 BIMODALITY_TRAINING_PROVIDES = frozenset({"ev_gap_min_over_l0_overlap", "ce_recovered_gap_min_over_l0_overlap",
                                           "aligned_dead_fraction", "aligned_minus_standard_dead_fraction",
                                           "pearson_alignment_mcs", "jaccard_low_mode_dead", "n_dead",
@@ -115,7 +123,7 @@ train): the Fig 1 distribution claims stay with the pretrained SAEs (:mod:`repli
 class BimodalityRealSettings:
     sweep: bim.SweepSettings
     n_eval: int = 100_000
-    """Held-out tokens for L0 / EV / dead (all the cache's held-out rows by default)."""
+    """Held-out tokens for L0 / EV; "dead" is measured on every held-out row (``DEAD_WINDOW_TOKENS``)."""
     ce_contexts: int = 128
     """Held-out contexts for CE loss recovered (recorded, not a condition)."""
     ce_batch_size: int = 8
@@ -142,7 +150,7 @@ def bimodality_measure(cell: TrainingCell, settings: BimodalityRealSettings, see
     seed = _seed(cell, seed)
     data = cell.data()
     x = data.eval_batch(min(settings.n_eval, data.n_heldout))
-    rs = bim.relu_sweep(settings.sweep, data, x, seed)
+    rs = bim.relu_sweep(settings.sweep, data, x, seed, dead_window=_dead_window(data)[0])
     out = bim.alignment_metrics(rs.reference_arrays)
     out["reference_l1"] = rs.reference_l1
     out.update(bim.relu_sweep_metrics(rs.points, settings.plumbing_only))
@@ -173,7 +181,8 @@ BIMODALITY_CELLS = (
         "Pythia-160M-deduped resid_post layer 8: standard vs aligned ReLU SAEs (4,096 latents) trained by the suite "
         "on the Pile, tested on OpenWebText",
         ActivationCacheSpec("EleutherAI/pythia-160m-deduped", ("blocks.8.hook_resid_post",), PILE,
-                            train_tokens=10_000_000, heldout_tokens=100_000, eval_text=OPENWEBTEXT, ctx_len=128,
+                            train_tokens=10_000_000, heldout_tokens=DEAD_WINDOW_TOKENS, eval_text=OPENWEBTEXT,
+                            ctx_len=128,
                             batch_size=256, name="pythia-160m-l8"),
         "blocks.8.hook_resid_post", runs_model=True),
     TrainingCell(
@@ -181,7 +190,8 @@ BIMODALITY_CELLS = (
         "Gemma 2 2B resid_post layer 12: standard vs aligned ReLU SAEs (4,096 latents) trained by the suite on "
         "the Pile, tested on OpenWebText",
         ActivationCacheSpec("google/gemma-2-2b", ("blocks.12.hook_resid_post",), PILE, train_tokens=5_000_000,
-                            heldout_tokens=100_000, eval_text=OPENWEBTEXT, model_dtype="bfloat16", ctx_len=128,
+                            heldout_tokens=DEAD_WINDOW_TOKENS, eval_text=OPENWEBTEXT, model_dtype="bfloat16",
+                            ctx_len=128,
                             batch_size=64, name="gemma-2-2b-l12"),
         "blocks.12.hook_resid_post", runs_model=True),
 )
@@ -221,10 +231,18 @@ def _sagsae_eval(cell: TrainingCell, settings: SagsaeRealSettings) -> tuple[LMAc
     return data, data.eval_batch(min(settings.n_eval, data.n_heldout))
 
 
+def _dead_window(data: LMActivations) -> tuple[Any, int]:
+    """Every held-out row of the cell's cache, in chunks: the window of "dead" (>= 1M tokens on the real
+    cells, the catalog's minimum; the L0 / R² batch stays ``n_eval``)."""
+    return (lambda: data.heldout_chunks()), data.n_heldout
+
+
 def sagsae_measure(cell: TrainingCell, settings: SagsaeRealSettings, seed: int | None) -> dict[str, float]:
     """SA-GSAE(H) vs Gated(2H) sweeps on the cell (:func:`replication.analyses.sagsae.sweep_metrics`)."""
     data, x = _sagsae_eval(cell, settings)
-    sweeps = sag.run_sweeps(settings.sweep, data, _seed(cell, seed), x, allow_disjoint=settings.plumbing_only)
+    window, n_window = _dead_window(data)
+    sweeps = sag.run_sweeps(settings.sweep, data, _seed(cell, seed), x, allow_disjoint=settings.plumbing_only,
+                            dead_window=window, dead_window_tokens=n_window)
     return sag.sweep_metrics(settings.sweep, sweeps)
 
 
@@ -237,8 +255,9 @@ def sagsae_full_width_measure(cell: TrainingCell, settings: SagsaeRealSettings, 
     out: dict[str, float] = {}
     for reading in sag.READINGS:  # the paper's open choice of the sparsity penalty: both readings
         lam = s.operating(reading)
-        half = sag.evaluate(s.sagsae_spec(lam, reading), data, seed, x)
-        full = sag.evaluate(wide.sagsae_spec(lam, reading), data, seed, x)
+        window, _ = _dead_window(data)
+        half = sag.evaluate(s.sagsae_spec(lam, reading), data, seed, x, window)
+        full = sag.evaluate(wide.sagsae_spec(lam, reading), data, seed, x, window)
         mine = {"full_width_minus_half_width_r2": full.r2 - half.r2,
                 "full_width_dead_fraction_minus_half_width": full.dead_fraction - half.dead_fraction}
         for tag, p in (("full_width", full), ("half_width", half)):
@@ -251,10 +270,10 @@ _SAG_TRAIN = dict(training_samples=20_000_000, batch_size=4096, lr=1e-3)
 _PYTHIA_1B = ActivationCacheSpec(
     "EleutherAI/pythia-1b", ("blocks.8.hook_resid_pre+blocks.8.hook_attn_out", "blocks.8.hook_mlp_out",
                              "blocks.8.hook_attn_out"),
-    C4, train_tokens=1_500_000, heldout_tokens=16_384, ctx_len=128, batch_size=64, name="pythia-1b-l8")
+    C4, train_tokens=1_500_000, heldout_tokens=DEAD_WINDOW_TOKENS, ctx_len=128, batch_size=64, name="pythia-1b-l8")
 _SMOLLM3 = ActivationCacheSpec(
     "HuggingFaceTB/SmolLM3-3B", ("blocks.18.hook_resid_mid", "blocks.18.hook_mlp_out", "blocks.18.hook_attn_out"),
-    C4, train_tokens=1_500_000, heldout_tokens=16_384, loader="bridge", model_dtype="bfloat16", ctx_len=128,
+    C4, train_tokens=1_500_000, heldout_tokens=DEAD_WINDOW_TOKENS, loader="bridge", model_dtype="bfloat16", ctx_len=128,
     batch_size=32, name="smollm3-3b-l18")
 _DOMINATES, _MATCHES = "sagsae.half_width_dominates", "sagsae.matches_elsewhere"
 _BIPOLAR, _DEAD, _COLLAPSE = "sagsae.bipolar_share", "sagsae.fewer_dead", "sagsae.full_width_collapse"

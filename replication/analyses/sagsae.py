@@ -27,8 +27,8 @@ Evaluation: 16,384 held-out tokens from a generator independent of training.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -39,7 +39,7 @@ from torch import Tensor
 from replication.checks import check_finite_weights, check_sae_input
 from replication.claims import Tier
 from replication.metrics import ParetoComparison, activation_density, compare_sweeps, dead_fraction, \
-    explained_variance, mean_l0
+    explained_variance, fire_counts_over, mean_l0
 from replication.metrics.sagsae import (
     bipolar_share,
     dead_fraction_floor,
@@ -159,8 +159,14 @@ class SweepPoint(NamedTuple):
     """Per-latent ``min(c+, c-) / (c+ + c-)`` (NaN for dead latents)."""
 
 
-def evaluate(spec: ToySAESpec, data: ToyData, seed: int, x: Tensor) -> SweepPoint:
-    """Train (or load) ``spec`` on ``data`` with ``seed`` and evaluate it on the tokens ``x``."""
+DeadWindow = Callable[[], Iterable[Tensor]]
+"""Chunks of held-out tokens on which "dead" is measured, where that window is larger than the evaluation
+batch (the real tier: >= 1M tokens); ``None``: the evaluation batch itself."""
+
+
+def evaluate(spec: ToySAESpec, data: ToyData, seed: int, x: Tensor, dead_window: DeadWindow | None = None) -> SweepPoint:
+    """Train (or load) ``spec`` on ``data`` with ``seed`` and evaluate it on the tokens ``x`` (dead: on
+    ``dead_window``'s tokens if given)."""
     sae = train_toy_sae(spec, data, seed).sae
     check_sae_input(sae, x)
     check_finite_weights(sae)
@@ -169,6 +175,9 @@ def evaluate(spec: ToySAESpec, data: ToyData, seed: int, x: Tensor) -> SweepPoin
         x_hat = sae.decode(f)
     counts = sign_fire_counts(f)
     density = activation_density(f)
+    if dead_window is not None:
+        fired, n = fire_counts_over(sae.encode, dead_window())
+        density = fired.to(torch.float64) / n
     live = bool((density > 0).any())
     opts = dict(spec.options)
     return SweepPoint(
@@ -223,17 +232,26 @@ class Sweeps(NamedTuple):
     """sae-lens JumpReLU(2H) over the l0-gate grid (reported, not a claim)."""
     pareto: dict[str, ParetoComparison | None]
     """Reading -> R²(SA-GSAE) - R²(Gated) over the L0 overlap (``None``: the L0 ranges do not overlap)."""
+    n_eval: int = 0
+    """Evaluation tokens: the window of "dead" (never active on them), reported beside ``fewer_dead``."""
 
 
-def run_sweeps(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, allow_disjoint: bool = False) -> Sweeps:
+def run_sweeps(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, allow_disjoint: bool = False,
+               dead_window: DeadWindow | None = None, dead_window_tokens: int | None = None) -> Sweeps:
     """Every sweep on ``data`` (training seed ``seed``), evaluated on ``x``, with every per-latent array.
 
-    ``allow_disjoint``: see :func:`_compare` (plumbing runs only)."""
-    sag = {r: tuple(evaluate(settings.sagsae_spec(lam, r), data, seed, x) for lam in settings.lambdas(r))
-           for r in READINGS}
-    gat = tuple(evaluate(settings.gated_spec(lam), data, seed, x) for lam in settings.gated_lambdas)
-    jump = tuple(evaluate(settings.jumprelu_spec(lam), data, seed, x) for lam in settings.sagsae_lambdas)
-    return Sweeps(sag, gat, jump, {r: _compare(sag[r], gat, allow_disjoint) for r in READINGS})
+    ``allow_disjoint``: see :func:`_compare` (plumbing runs only); ``dead_window`` (and its size): see
+    :data:`DeadWindow`."""
+    def ev(spec: ToySAESpec) -> SweepPoint:
+        return evaluate(spec, data, seed, x, dead_window)
+
+    sag = {r: tuple(ev(settings.sagsae_spec(lam, r)) for lam in settings.lambdas(r)) for r in READINGS}
+    gat = tuple(ev(settings.gated_spec(lam)) for lam in settings.gated_lambdas)
+    jump = tuple(ev(settings.jumprelu_spec(lam)) for lam in settings.sagsae_lambdas)
+    window = len(x) if dead_window is None else dead_window_tokens
+    if window is None:
+        raise ValueError("a dead_window needs its dead_window_tokens (the report prints the window's size)")
+    return Sweeps(sag, gat, jump, {r: _compare(sag[r], gat, allow_disjoint) for r in READINGS}, window)
 
 
 class Ablations(NamedTuple):
@@ -318,6 +336,7 @@ def sweep_metrics(settings: SweepSettings, s: Sweeps) -> dict[str, float]:
     if jump is not None:  # reported only: Gated(2H) - JumpReLU(2H), the penalty's effect without sign-awareness
         out["r2_gap_gated_minus_jumprelu_min_over_l0_overlap"] = float(jump.min_gap)
         out["r2_gap_gated_minus_jumprelu_max_over_l0_overlap"] = float(jump.max_gap)
+    out["dead_window_tokens"] = float(s.n_eval)
     first = s.sagsae[L0_GATE][0]
     out["sagsae_h_parameters"] = float(first.n_parameters)
     out["gated_2h_parameters"] = float(s.gated[0].n_parameters)
@@ -353,7 +372,8 @@ def _per_reading(*names: str) -> frozenset[str]:
 
 SWEEP_METRICS = _per_reading("r2_gap_min_over_l0_overlap", "l0_ranges_overlap",
                              "dead_fraction_geomean_ratio_gated_over_sagsae", "dead_fraction_mean_gated_minus_sagsae",
-                             "dead_fraction_max_either", "bipolar_share") | {"sagsae_h_minus_gated_2h_parameters"}
+                             "dead_fraction_max_either", "bipolar_share") | {"sagsae_h_minus_gated_2h_parameters",
+                                                                             "dead_window_tokens"}
 ABLATION_METRICS = _per_reading("no_aux_dead_fraction", "no_aux_minus_full_r2",
                                 "abs_r2_tied_minus_untied_max_over_l0_overlap", "tied_minus_untied_r2_l0_ranges_overlap",
                                 "one_sided_minus_two_sided_r2_max_over_l0_overlap",

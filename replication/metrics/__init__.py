@@ -14,7 +14,14 @@ from replication.metrics.reconstruction import (
     magnitude_ratio,
     shrinkage_ratio,
 )
-from replication.metrics.sparsity import activation_density, dead_fraction, fire_counts, l0_per_token, mean_l0
+from replication.metrics.sparsity import (
+    activation_density,
+    dead_fraction,
+    fire_counts,
+    fire_counts_over,
+    l0_per_token,
+    mean_l0,
+)
 
 __all__ = [
     "ParetoComparison",
@@ -25,6 +32,7 @@ __all__ = [
     "dead_fraction",
     "explained_variance",
     "fire_counts",
+    "fire_counts_over",
     "fvu_pooled",
     "l0_per_token",
     "magnitude_ratio",

@@ -227,6 +227,11 @@ class CachedActivations:
             raise ValueError(f"asked for {n} held-out rows; the cache holds {self.n_heldout}")
         return torch.from_numpy(np.asarray(self._heldout[: n if n is not None else self.n_heldout], dtype=np.float32))
 
+    def heldout_chunks(self, rows: int = 65_536) -> Iterator[Float[Tensor, "rows d_in"]]:
+        """Every held-out row, ``rows`` at a time (a dead-latent window larger than memory would allow)."""
+        for start in range(0, self.n_heldout, rows):
+            yield torch.from_numpy(np.asarray(self._heldout[start:start + rows], dtype=np.float32))
+
     def tokens(self, split: str) -> Int[Tensor, "n"]:
         """The input token at each cached row of ``split`` (the rows of every hook align)."""
         return torch.from_numpy(np.load(self.directory / f"tokens.{split}.npy").astype(np.int64))

@@ -229,12 +229,14 @@ def test_bimodality_training_path_end_to_end(fixture_dir: Path, tmp_path: Path) 
     values = bimodality_measure(cell, settings, 0)
     _finite(values, BIMODALITY_TRAINING_PROVIDES | {"h_orig", "h_zero_ablation", "standard_1_ce_loss_recovered"})
     assert 0 <= values["aligned_dead_fraction"] <= 1 and -1 <= values["pearson_alignment_mcs"] <= 1
+    # "dead" is judged on every held-out row of the cache (the real cells hold >= 1M), not the L0 / EV batch
+    assert values["dead_window_tokens"] == cell.data().n_heldout
 
     analysis = Analysis("bimodality-training-fixture", Tier.REAL, (cell.target(),), BIMODALITY_TRAINING_PROVIDES,
                         lambda t, s: bimodality_measure(cell, settings, s))
     runner = Runner(results_dir=tmp_path / "results")
     claims = [load_all().get(i) for i in ("bimodality.aligned_pareto", "bimodality.aligned_no_dead",
-                                          "bimodality.mcs_correlation")]
+                                          "bimodality.mcs_correlation", "bimodality.dead_cluster_at_zero")]
     for claim in claims:
         verdict = runner.verdict(claim, Tier.REAL, cell.target(), analysis)
         assert verdict.status is not Status.NOT_RUN, verdict.summary()  # judged, or inconclusive

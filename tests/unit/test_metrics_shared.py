@@ -188,3 +188,22 @@ def test_magnitude_ratio_against_the_true_activations() -> None:
     assert float(magnitude_ratio(0.5 * acts, 2 * W_dec, acts)) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="no true feature"):
         magnitude_ratio(acts, W_dec, torch.zeros_like(acts))
+
+
+def test_fire_counts_over_a_stream_equal_those_of_the_whole() -> None:
+    from replication.metrics import fire_counts, fire_counts_over
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 6, generator=g)
+    W = torch.randn(6, 12, generator=g)
+    encode = lambda t: torch.relu(t @ W - 1.5)  # noqa: E731
+    counts, n = fire_counts_over(encode, x.split(128))
+    assert n == 1000 and torch.equal(counts, fire_counts(encode(x)))
+    # a latent that fires once, late in the window: alive over the whole window, "dead" on a short one
+    x[:, 0] = x[:, 0].clamp(max=2.0)
+    x[900, 0] = 5.0
+    late = lambda t: torch.cat([encode(t), (t[:, :1] > 3.0).float()], dim=1)  # noqa: E731
+    assert int(fire_counts_over(late, x.split(100))[0][-1]) == 1
+    assert int(fire_counts(late(x[:16]))[-1]) == 0
+    with pytest.raises(ValueError, match="no input rows"):
+        fire_counts_over(encode, [])
