@@ -37,8 +37,10 @@ PENALTY_READINGS = OpenChoice(
         "can close it only by shrinking the shared encoder that the magnitude path also reads "
         "(replication/saes/sagsae.py)",
 )
-#: a matched-L0 comparison presupposes that the two sweeps' L0 ranges overlap
-_OVERLAP = conditions(("l0_ranges_overlap", ">=", 1))
+#: a matched-L0 comparison presupposes that the two sweeps' L0 ranges overlap, and a claim about sparse
+#: autoencoders presupposes sparse codes: the overlap must reach an L0 no larger than d_in (the paper's L0
+#: targets, "approximately 5-200" on d_in 2,048, are far below it)
+_OVERLAP = conditions(("l0_ranges_overlap", ">=", 1), ("l0_overlap_low_over_d_in", "<=", 1))
 
 _GAP = ("gap(L0) = R²(SA-GSAE at H) - R²(Gated at 2H), both interpolated piecewise-linearly in log L0, "
         "evaluated at the ends of the sweeps' L0 overlap and at every measured L0 inside it; min over "
@@ -81,7 +83,7 @@ register(
         paper_value="dead fraction cut by 0.35-0.62 absolute; sweep-geomean 100x-500x (MLP-out, Pythia resid), "
                     "2x-4x (attention, SmolLM3 resid)",
         conditions=conditions(("dead_fraction_geomean_ratio_gated_over_sagsae", ">=", 2.0)),
-        preconditions=conditions(("dead_fraction_max_either", ">", 0.0)),
+        preconditions=conditions(("dead_fraction_max_either", ">", 0.0)) + _OVERLAP,
         reported=("dead_fraction_mean_gated_minus_sagsae", "dead_window_tokens"),
         tiers=_ALL, readings=PENALTY_READINGS,
         rationale="catalog: sweep-geomean reduction >= 2x, the low end of the paper's range; the paper's "
@@ -109,7 +111,8 @@ register(
         statement="the two-sided gate is load-bearing",
         paper_value="worse without it",
         conditions=conditions(("one_sided_minus_two_sided_r2_max_over_l0_overlap", "<", 0.0)),
-        preconditions=conditions(("one_sided_minus_two_sided_r2_l0_ranges_overlap", ">=", 1)),
+        preconditions=conditions(("one_sided_minus_two_sided_r2_l0_ranges_overlap", ">=", 1),
+                                 ("one_sided_minus_two_sided_r2_l0_overlap_low_over_d_in", "<=", 1)),
         tiers=tiers("toy", "tinylm"), readings=PENALTY_READINGS,
         rationale="catalog: the one-sided ablation has worse R² at matched L0 - at every L0 of the overlap "
                   "(max of the gap < 0), no margin; inconclusive if the two sweeps' L0 ranges do not overlap.",
@@ -123,7 +126,8 @@ register(
         statement="tying r+ = r- barely changes R²",
         paper_value="|ΔR²| = 0.0015",
         conditions=conditions(("abs_r2_tied_minus_untied_max_over_l0_overlap", "<=", 0.005)),
-        preconditions=conditions(("tied_minus_untied_r2_l0_ranges_overlap", ">=", 1)),
+        preconditions=conditions(("tied_minus_untied_r2_l0_ranges_overlap", ">=", 1),
+                                 ("tied_minus_untied_r2_l0_overlap_low_over_d_in", "<=", 1)),
         tiers=tiers("toy", "tinylm"), readings=PENALTY_READINGS,
         rationale="catalog: |ΔR²| <= 0.005, at every L0 of the two sweeps' overlap (matched L0, not a shared "
                   "lambda: tying can move L0 at a given lambda); inconclusive without an overlap.",
@@ -135,8 +139,10 @@ register(
         statement="many latents carry both polarities where features are anticorrelated",
         paper_value="MLP-out: most latents; attention: a few top latents",
         conditions=conditions(("bipolar_share", ">", 0.5)),
+        preconditions=conditions(("operating_l0_over_d_in", "<=", 1)),
         tiers=_ALL, readings=PENALTY_READINGS,
-        rationale="catalog: > 0.5 on the toy's anticorrelated cell; reported per cell elsewhere.",
+        rationale="catalog: > 0.5 on the toy's anticorrelated cell; reported per cell elsewhere. Sharing signs "
+                  "is a property of a sparse code: inconclusive if the operating point's L0 exceeds d_in.",
         definition="share of live latents whose minority sign accounts for >= 10% of their firings "
                    "(min(c+, c-) / (c+ + c-) >= 0.1) on held-out tokens (replication.metrics.sagsae."
                    "bipolar_share), of SA-GSAE(H) at the reading's operating lambda (1 on every tier and "

@@ -234,6 +234,8 @@ class Sweeps(NamedTuple):
     """Reading -> R²(SA-GSAE) - R²(Gated) over the L0 overlap (``None``: the L0 ranges do not overlap)."""
     n_eval: int = 0
     """Evaluation tokens: the window of "dead" (never active on them), reported beside ``fewer_dead``."""
+    d_in: int = 1
+    """The SAEs' input dimension (a code denser than it is not sparse)."""
 
 
 def run_sweeps(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, allow_disjoint: bool = False,
@@ -251,7 +253,8 @@ def run_sweeps(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, all
     window = len(x) if dead_window is None else dead_window_tokens
     if window is None:
         raise ValueError("a dead_window needs its dead_window_tokens (the report prints the window's size)")
-    return Sweeps(sag, gat, jump, {r: _compare(sag[r], gat, allow_disjoint) for r in READINGS}, window)
+    return Sweeps(sag, gat, jump, {r: _compare(sag[r], gat, allow_disjoint) for r in READINGS}, window,
+                  x.shape[1])
 
 
 class Ablations(NamedTuple):
@@ -269,6 +272,7 @@ class Ablations(NamedTuple):
     """R²(one-sided) - R²(two-sided) over the L0 overlap (``None``: no overlap)."""
     tied_vs_untied: ParetoComparison | None
     """R²(tied) - R²(untied) over the L0 overlap (``None``: no overlap)."""
+    d_in: int = 1
 
 
 def run_ablations(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, reading: str = L0_GATE,
@@ -285,12 +289,18 @@ def run_ablations(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, 
     untied = tuple(evaluate(settings.sagsae_spec(v, reading, tied_radii=False), data, seed, x)
                    for v in settings.lambdas(reading))
     return Ablations(full, no_aux, two, one, untied, _compare(one, two, allow_disjoint),
-                     _compare(two, untied, allow_disjoint))
+                     _compare(two, untied, allow_disjoint), x.shape[1])
 
 
 def _point_metrics(prefix: str, p: SweepPoint) -> dict[str, float]:
     return {f"{prefix}_l0": p.l0, f"{prefix}_r2": p.r2, f"{prefix}_dead_fraction": p.dead_fraction,
             f"{prefix}_bipolar_share": p.bipolar_share}
+
+
+def _low_over_d_in(cmp: ParetoComparison | None, d_in: int) -> float:
+    """The lower end of a matched-L0 comparison's overlap over d_in (> 1: every compared code is denser than
+    the input it encodes; no overlap: 0, the overlap precondition already fails)."""
+    return 0.0 if cmp is None else float(cmp.l0[0]) / d_in
 
 
 def _gap_metrics(prefix: str, cmp: ParetoComparison | None) -> dict[str, float]:
@@ -307,6 +317,7 @@ def _reading_sweep_metrics(settings: SweepSettings, s: Sweeps, reading: str) -> 
     sag = s.sagsae[reading]
     out = _gap_metrics("r2_gap", s.pareto[reading])
     out["l0_ranges_overlap"] = out.pop("r2_gap_l0_ranges_overlap")
+    out["l0_overlap_low_over_d_in"] = _low_over_d_in(s.pareto[reading], s.d_in)
     if s.pareto[reading] is not None:
         out["l0_overlap_low"], out["l0_overlap_high"] = float(s.pareto[reading].l0[0]), float(s.pareto[reading].l0[-1])
     dead_s = torch.tensor([p.dead_fraction for p in sag])
@@ -317,6 +328,7 @@ def _reading_sweep_metrics(settings: SweepSettings, s: Sweeps, reading: str) -> 
     out["dead_fraction_max_either"] = float(max(dead_s.max(), dead_g.max()))
     op = next(p for p in sag if p.coefficient == settings.operating(reading))
     out["bipolar_share"] = op.bipolar_share
+    out["operating_l0_over_d_in"] = op.l0 / s.d_in
     return out
 
 
@@ -360,6 +372,8 @@ def ablation_metrics(by_reading: dict[str, Ablations]) -> dict[str, float]:
         tied = _gap_metrics("tied_minus_untied_r2", a.tied_vs_untied)
         mine.update(one)
         mine.update(tied)
+        mine["one_sided_minus_two_sided_r2_l0_overlap_low_over_d_in"] = _low_over_d_in(a.one_sided_vs_two_sided, a.d_in)
+        mine["tied_minus_untied_r2_l0_overlap_low_over_d_in"] = _low_over_d_in(a.tied_vs_untied, a.d_in)
         mine["abs_r2_tied_minus_untied_max_over_l0_overlap"] = max(abs(tied["tied_minus_untied_r2_min_over_l0_overlap"]),
                                                                    abs(tied["tied_minus_untied_r2_max_over_l0_overlap"]))
         out.update({metric_key(m, reading): v for m, v in mine.items()})
@@ -370,14 +384,17 @@ def _per_reading(*names: str) -> frozenset[str]:
     return frozenset(metric_key(m, r) for m in names for r in READINGS)
 
 
-SWEEP_METRICS = _per_reading("r2_gap_min_over_l0_overlap", "l0_ranges_overlap",
+SWEEP_METRICS = _per_reading("r2_gap_min_over_l0_overlap", "l0_ranges_overlap", "l0_overlap_low_over_d_in",
+                             "operating_l0_over_d_in",
                              "dead_fraction_geomean_ratio_gated_over_sagsae", "dead_fraction_mean_gated_minus_sagsae",
                              "dead_fraction_max_either", "bipolar_share") | {"sagsae_h_minus_gated_2h_parameters",
                                                                              "dead_window_tokens"}
 ABLATION_METRICS = _per_reading("no_aux_dead_fraction", "no_aux_minus_full_r2",
                                 "abs_r2_tied_minus_untied_max_over_l0_overlap", "tied_minus_untied_r2_l0_ranges_overlap",
                                 "one_sided_minus_two_sided_r2_max_over_l0_overlap",
-                                "one_sided_minus_two_sided_r2_l0_ranges_overlap")
+                                "one_sided_minus_two_sided_r2_l0_ranges_overlap",
+                                "one_sided_minus_two_sided_r2_l0_overlap_low_over_d_in",
+                                "tied_minus_untied_r2_l0_overlap_low_over_d_in")
 
 # ------------------------------------------------------------------------------------------- toy tier
 

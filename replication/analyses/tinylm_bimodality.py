@@ -54,7 +54,11 @@ import json
 from typing import Any, NamedTuple
 
 from replication.analyses.bimodality import (
+    ALIGNED_MORE_DEAD,
+    NO_CLUSTER,
+    NO_DEAD_REFERENCE,
     SWEEP_PROVIDES,
+    UNIMODAL,
     SplicedLosses,
     SweepArrays,
     SweepSettings,
@@ -159,24 +163,21 @@ ANALYSES.register(Analysis(
 # Where the paper's claim does not hold on this tier, in words (the numbers are in the test output and the
 # report).
 _T = TINYLM_BIMODALITY.name
-ANALYSES.expect("bimodality.scores_bimodal", _T, Status.NOT_REPLICATED,
-                "the reference standard SAE's alignment scores are one bump: the dip test does not reject "
-                "unimodality and Sarle's BC stays below 5/9")
-ANALYSES.expect("bimodality.good_cluster_at_one", _T, Status.INCONCLUSIVE,
-                "the scores are one bump, so there is no cluster of good features to locate")
-ANALYSES.expect("bimodality.aligned_pareto", _T, Status.NOT_REPLICATED,
-                "aligned is ahead of standard on explained variance over the whole L0 overlap, but on one seed "
-                "its CE loss recovered dips below the standard's within the overlap")
-ANALYSES.expect("bimodality.mcs_correlation", _T, Status.NOT_REPLICATED,
-                "the MCS against the larger dictionary is high for most latents whatever their alignment score")
-ANALYSES.expect("bimodality.aligned_no_dead", _T, Status.NOT_REPLICATED,
-                "aligned ReLU SAEs have more dead latents than standard ones, which have none")
-ANALYSES.expect("bimodality.dead_cluster_at_zero", _T, Status.INCONCLUSIVE,
-                "the reference standard ReLU SAE leaves no latent dead, so there is no dead set for the low mode "
-                "to match")
-ANALYSES.expect("bimodality.topk_low_sparsity", _T, Status.NOT_REPLICATED,
-                "with AuxK revival acting within the run few latents die at the smallest k, and aligned TopK does "
-                "not have fewer of them on every seed")
-ANALYSES.expect("bimodality.emerges_in_training", _T, Status.NOT_REPLICATED,
-                "the bimodality coefficient does not rise from the first snapshot to the end on every seed, and "
-                "the end of training is not bimodal")
+for _claim, _status, _why in (
+    ("bimodality.scores_bimodal", Status.NOT_REPLICATED, UNIMODAL),
+    ("bimodality.good_cluster_at_one", Status.INCONCLUSIVE, NO_CLUSTER),
+    ("bimodality.aligned_no_dead", Status.NOT_REPLICATED, ALIGNED_MORE_DEAD),
+    ("bimodality.dead_cluster_at_zero", Status.INCONCLUSIVE, NO_DEAD_REFERENCE),
+    ("bimodality.aligned_pareto", Status.NOT_REPLICATED,
+     "aligned is ahead of standard on explained variance over the whole L0 overlap, but on one seed its CE loss "
+     "recovered dips below the standard's within the overlap"),
+    ("bimodality.mcs_correlation", Status.NOT_REPLICATED,
+     "the MCS against the larger dictionary is high for most latents whatever their alignment score"),
+    ("bimodality.topk_low_sparsity", Status.NOT_REPLICATED,
+     "with AuxK revival acting within the run few latents die at the smallest k, and aligned TopK does not have "
+     "fewer of them on every seed"),
+    ("bimodality.emerges_in_training", Status.NOT_REPLICATED,
+     "the bimodality coefficient does not rise from the first snapshot to the end on every seed, and the end of "
+     "training is not bimodal"),
+):
+    ANALYSES.expect(_claim, _T, _status, _why)

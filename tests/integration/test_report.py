@@ -46,6 +46,10 @@ def _fake_topk_results(root: Path) -> None:
         m = Measurement(Tier.TOY, "toy-antipodal-jumprelu", seed, values, wall_time_s=1.0)
         for reading in claim.reading_names:
             write_record(root, make_record(claim, m, judge(claim, m, reading)))
+        # a claim that holds by algebra
+        claim = REGISTRY.get("sagsae.parameter_accounting")
+        m = Measurement(Tier.TOY, "toy-sagsae-bipolar", seed, {"sagsae_h_minus_gated_2h_parameters": -4160.0})
+        write_record(root, make_record(claim, m, judge(claim, m)))
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,8 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     assert "| inconclusive |" in pair and "precondition n_both_outliers = 0 fails >= 1" in pair
     assert "processed (primary): inconclusive; raw: replicated" in pair
     assert "Readings of the open choice 'W_U'" in text
+    accounting = next(line for line in lines if line.startswith("| sagsae.parameter_accounting | toy |"))
+    assert "| replicated by construction |" in accounting
     glance = next(line for line in lines if line.startswith("| topk.less_shrinkage | "))
     assert "replicated (toy-sparse)" in glance
     # every not-run row says why: an LLM judge (autointerp), a GPU and weights (real targets), no records yet
