@@ -44,6 +44,8 @@ class Target:
             on the other three"); ``None``: every claim whose metrics the analysis provides.
         excluded: claim ID -> why the paper does not make that claim on this target (antipodal §3.4 makes
             its trend claim for TopK SAEs only); such a claim is not bound here.
+        trains_with: the name of another target whose SAEs this one reuses (a control that shares a positive
+            target's sweep): their claim tests run in one process, so the shared SAEs are trained once.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Target:
     availability: Callable[[], str | None] = _always_available
     claims: frozenset[str] | None = None
     excluded: tuple[tuple[str, str], ...] = ()
+    trains_with: str | None = None
 
     def __post_init__(self) -> None:
         if not self.seeds:

@@ -58,6 +58,7 @@ TOY_SPARSE_LOW_L1 = Target(
                 "no latent should die); the TopK sweep as on toy-sparse",
     seeds=(0, 1, 2),
     control=True,
+    trains_with=TOY_SPARSE.name,
 )
 _L1_BY_TARGET = {TOY_SPARSE.name: L1_COEFFICIENTS, TOY_SPARSE_LOW_L1.name: CONTROL_L1_COEFFICIENTS}
 

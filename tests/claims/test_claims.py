@@ -29,7 +29,9 @@ def _params() -> list:
         for tier, target, analysis in analyses.bindings(claim):
             marks = [_MARK[tier], pytest.mark.claim]
             if target is not None:
-                marks.append(pytest.mark.xdist_group(f"{analysis.name}:{target.name}"))
+                # one process per target (and the targets it trains with): the analyses of one target share
+                # its SAEs, which two processes would otherwise both train
+                marks.append(pytest.mark.xdist_group(target.trains_with or target.name))
             name = target.name if target else f"{tier.value}-not-implemented"
             params.append(pytest.param(claim, tier, target, analysis, marks=marks, id=f"{claim.id}-{name}"))
     return params
