@@ -1,4 +1,4 @@
-"""Measurement of the ``sagsae.*`` claims: SA-GSAE at width H against sae-lens's Gated SAE at 2H.
+"""Measurement of the ``sagsae.*`` claims: SA-GSAE at width H against the Gated SAE at 2H.
 
 The core is data-agnostic: :func:`run_sweeps` / :func:`run_ablations` train every SAE of a tier's
 :class:`SweepSettings` on a ``ToyData`` (synthetic generator or cached LM activations) and evaluate it on
@@ -14,14 +14,17 @@ Data (:class:`toy_models.sagsae.BipolarFeatureToy`, d_in 32, every direction fir
 - ``toy-sagsae-unipolar`` (negative control): 64 one-signed directions, no anticorrelated structure.
 
 SAEs (all through sae-lens's ``SAETrainer`` via :func:`replication.training.train_toy_sae`, 750 steps of
-256 samples, lr 1e-3, no resampling): SA-GSAE (``replication-sagsae``, tied radii, auxiliary loss, L0 of the
-two-sided gate) at H = 64 = the number of directions, swept over lambda in {0.03, 0.1, 0.3, 1}; sae-lens
-``gated`` at 2H = 128 (>= the 96 concepts) over its L1 lambda in {0.3, 0.6, 1, 2}. Both lambda grids were
-chosen on seed 0 so that each sweep spans L0 ~ 2-20 (overlapping, around the true 3.2); steps by the CI
-budget (~100 s for the 66 SAEs of the tier, cold, single thread; at 1,000 steps it took ~160 s; at lambda 0.3,
-seed 0, R² was 0.853 at 1,000 steps and 0.854 at 2,000). Ablations (bipolar cell
-only), each at the operating point lambda = 1 (the SA-GSAE sweep point whose L0 is nearest the true L0
-3.2 on seed 0: 3.05; at 1,000 steps it had been lambda = 0.3, which at 750 steps gives L0 4.6): no auxiliary loss, untied radii; and the one-sided gate over the same lambda sweep.
+256 samples, lr 1e-3, no resampling): SA-GSAE (``replication-sagsae``, tied radii, auxiliary loss through a frozen
+decoder) at H = 64 = the number of directions, under both readings of its sparsity penalty: ``l0-gate`` (the
+two-sided gate's L0) over lambda in {0.03, 0.1, 0.3, 1} and ``l1-gate`` (the Gated SAE's L1 on the gate path)
+over the Gated grid; Gated(2H) = ``replication-gated`` (sae-lens's Gated SAE with Rajamanoharan et al.'s
+frozen-decoder auxiliary loss) at 2H = 128 (>= the 96 concepts) over its L1 lambda in {0.3, 0.6, 1, 2}; and, for
+reference only, sae-lens ``jumprelu`` at 2H over the l0-gate grid. The l0-gate and Gated grids were chosen on
+seed 0 (with sae-lens's live-decoder auxiliary loss, before the frozen decoder) so that each sweep spans L0 ~ 2-20
+around the true 3.2; steps by the CI budget. Ablations (bipolar cell only), under each reading: no auxiliary loss
+at the operating point lambda = 1 (l0-gate: the sweep point whose L0 was nearest the true L0 3.2 on seed 0; l1-gate:
+the middle of the Gated grid), and the one-sided gate and the untied radii each over the reading's lambda sweep,
+compared with the two-sided tied sweep at matched L0.
 Evaluation: 16,384 held-out tokens from a generator independent of training.
 """
 
@@ -77,7 +80,7 @@ class SweepSettings:
     sagsae_lambdas: tuple[float, ...]
     """SA-GSAE sparsity coefficients (its two-sided gate's L0 penalty); also the one-sided ablation's by default."""
     gated_lambdas: tuple[float, ...]
-    """sae-lens ``gated`` L1 coefficients."""
+    """Gated(2H) L1 coefficients (also the SA-GSAE's l1-gate sweep)."""
     operating_lambda: float
     """The SA-GSAE sweep point of the no-aux and untied ablations and of the bipolar share."""
     train: tuple[tuple[str, Any], ...]

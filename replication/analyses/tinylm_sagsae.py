@@ -16,7 +16,8 @@ SAEs (sae-lens's ``SAETrainer`` through :func:`replication.training.train_toy_sa
 normalisation ``expected_average_only_in``, folded into the weights after training, 1,000 steps of 256, lr
 1e-3 as the toy and the other tinylm analyses, no resampling):
 
-- widths: SA-GSAE at H = 256 (2 d_in) and sae-lens ``gated`` at 2H = 512 (4 d_in). Chosen by CPU cost
+- widths: SA-GSAE at H = 256 (2 d_in) and Gated (``replication-gated``, frozen-decoder auxiliary loss) at
+  2H = 512 (4 d_in); both readings of the SA-GSAE penalty and a JumpReLU(2H) reference as on the toy. Chosen by CPU cost
   within the tier's d_sae range 256-1024: at H = 512 / 2H = 1024 a step costs 11.6 / 15.6 ms of one CPU
   thread against 6.5 / 8.5 ms at 256 / 512, and the 3 cells x 3 seeds x 12 SAEs of this tier would take
   ~1.8x as long. At 1,000 steps on MLP-out, seed 0 (SA-GSAE lambda 0.1): H = 512 gave L0 88.7,
@@ -39,9 +40,10 @@ normalisation ``expected_average_only_in``, folded into the weights after traini
   32.5), so over the two-sided lambdas the two sweeps did not overlap; {1, 3, 10} overlaps the two-sided
   sweep's upper L0 range (its lambda 0.1 point was added for that), where they are compared.
 
-The whole tier is 108 SAEs (3 cells x 3 seeds x (4 + 3 + 2 + 3)); cold, it took 814 s of single-thread CPU
-(268 / 272 / 273 s per cell, three processes side by side on 2 shared cores; ~13 min wall), over the
-tier's ~6 min guideline: 3 seeds, 1,000 steps and the d_sae floor of 256 were kept rather than cut. The smoke profile trains each for ``tinylm.smoke.saes.budget_fraction`` of
+The lambdas below were chosen with sae-lens's live-decoder auxiliary losses; with the frozen decoders both
+architectures train codes denser than d_in at every lambda (the claims are then inconclusive). The whole tier is
+261 SAEs (3 cells x 3 seeds x 29); cold, ~21 min of single-thread CPU for two of the cells, the third beside it.
+The smoke profile trains each for ``tinylm.smoke.saes.budget_fraction`` of
 the budget (:func:`replication.tinylm.sae_budget`): plumbing, not science.
 """
 
