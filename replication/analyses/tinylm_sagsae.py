@@ -40,7 +40,7 @@ normalisation ``expected_average_only_in``, folded into the weights after traini
   32.5), so over the two-sided lambdas the two sweeps did not overlap; {1, 3, 10} overlaps the two-sided
   sweep's upper L0 range (its lambda 0.1 point was added for that), where they are compared.
 
-The lambdas below were chosen with sae-lens's live-decoder auxiliary losses; with the frozen decoders both
+The lambdas above were chosen with sae-lens's live-decoder auxiliary losses; with the frozen decoders both
 architectures train codes denser than d_in at every lambda (the claims are then inconclusive). The whole tier is
 261 SAEs (3 cells x 3 seeds x 29); cold, ~21 min of single-thread CPU for two of the cells, the third beside it.
 The smoke profile trains each for ``tinylm.smoke.saes.budget_fraction`` of
