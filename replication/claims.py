@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import math
 import operator
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -98,8 +99,6 @@ class Reading:
     description: str
 
     def __post_init__(self) -> None:
-        import re
-
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.name):
             raise ValueError(f"a reading's name is lower-case letters, digits, '_' and '-' (it names metrics and "
                              f"files), got {self.name!r}")
@@ -285,7 +284,5 @@ def load_all() -> ClaimRegistry:
 
 def catalog_ids(text: str) -> list[str]:
     """The claim IDs in the catalog's Markdown tables (first column of each row)."""
-    import re
-
     return sorted(set(re.findall(r"^\| ((?:antipodal|bimodality|sagsae|topk)\.[a-z0-9_]+) \|", text, re.M)))
 

@@ -61,7 +61,6 @@ from replication.metrics.antipodal import (
     output_entropy,
     pairwise_scores,
     pearson,
-    processed_unembedding,
     projection,
     rank_fraction,
     spearman,
@@ -255,11 +254,11 @@ class AntipodalArrays(NamedTuple):
 
 def unembedding_readings(W_U: Tensor, final_norm: FinalNorm, k_wu: int) -> dict[str, WUSpectrum]:
     """The bottom W_U singular vectors and spectrum under each reading of :data:`READINGS`."""
-    processed = processed_unembedding(W_U, final_norm.weight, final_norm.centred)
     ones = torch.full((W_U.shape[0],), W_U.shape[0] ** -0.5, dtype=torch.float64, device=W_U.device)
     return {
         "raw": unembedding_spectrum(W_U.detach(), k_wu),
-        "processed": unembedding_spectrum(processed, k_wu, exclude=ones if final_norm.centred else None),
+        "processed": unembedding_spectrum(W_U.detach(), k_wu, processed=(final_norm.weight, final_norm.centred),
+                                          exclude=ones if final_norm.centred else None),
     }
 
 
@@ -353,9 +352,10 @@ def measure(inputs: AntipodalInputs) -> AntipodalArrays:
             else:
                 pair_acts = _latent_acts(inputs, list(pair))
         readings[r] = ReadingArrays(
-            u1=u1[r], spectrum=spectra[r].spectrum, rho_wu_dec=composition(dec64, spectra[r].U.T.to(dec64)),
-            dec_u1=dec_u1[r], pair=pair, pair_acts=pair_acts, resid_u1=torch.cat(resid_u1[r]),
-            u1_fraction_per_layer=None if layer_frac[r] is None else layer_frac[r] / n_tokens)
+            u1=u1[r].cpu(), spectrum=spectra[r].spectrum.cpu(),
+            rho_wu_dec=composition(dec64, spectra[r].U.T.to(dec64)).cpu(), dec_u1=dec_u1[r].cpu(), pair=pair,
+            pair_acts=pair_acts, resid_u1=torch.cat(resid_u1[r]).cpu(),
+            u1_fraction_per_layer=None if layer_frac[r] is None else (layer_frac[r] / n_tokens).cpu())
 
     every = torch.arange(W_dec.shape[0], device=W_dec.device)
     _, absmax_enc = abs_max_cosine_partners(W_enc.T, every, st.chunk_size)
@@ -368,8 +368,7 @@ def measure(inputs: AntipodalInputs) -> AntipodalArrays:
         score=pairs.score.cpu(), partner=pairs.partner.cpu(),
         enc_cos_partner=pairs.enc_cos.cpu(), dec_cos_partner=pairs.dec_cos.cpu(),
         encdec_cos=encoder_decoder_cosine(W_enc, W_dec).cpu(),
-        readings={r: ReadingArrays(*(t.cpu() if isinstance(t, Tensor) else t for t in ra))
-                  for r, ra in readings.items()},
+        readings=readings,
         absmax_enc_cos=absmax_enc.cpu(), absmax_dec_cos=absmax_dec.cpu(),
         entropy=torch.cat(entropy).cpu() if entropy else None,
         pc_variances=pcs.variances.cpu(), n_tokens=n_tokens, settings=st,
@@ -406,14 +405,14 @@ def _reading_metrics(a: AntipodalArrays, r: ReadingArrays) -> dict[str, float]:
     out["frac_both_outliers_antipodal"] = float(fraction_where(antipodal, both))
     # the pair: §3.2 / Fig 2a / Fig 5b / Fig 6
     if r.pair is None:  # no dense latent: the precondition n_dense >= 1 fails; values that would fail too
-        out.update(u1_pair_found=0.0, u1_pair_s=0.0, u1_pair_max_cosine=1.0, u1_pair_min_density=0.0,
+        out.update(u1_pair_s=0.0, u1_pair_max_cosine=1.0, u1_pair_min_density=0.0,
                    u1_pair_coactivation_rate=1.0, abs_corr_u1_pair_diff=0.0, u1_pair_u1_projection_product=0.0,
                    u1_pair_min_wu_rank=0.0, u1_pair_abs_cos_u1=0.0)
     else:
         i, j = r.pair
         diff = _correlation_or_none(pearson, r.pair_acts[:, 0] - r.pair_acts[:, 1], r.resid_u1)
         out.update(
-            u1_pair_found=1.0, u1_pair_s=float(a.score[i]),
+            u1_pair_s=float(a.score[i]),
             u1_pair_max_cosine=float(torch.maximum(a.enc_cos_partner[i], a.dec_cos_partner[i])),
             u1_pair_min_density=float(torch.minimum(a.density[i], a.density[j])),
             u1_pair_coactivation_rate=float(coactivation_rate(r.pair_acts[:, 0], r.pair_acts[:, 1])),
@@ -483,7 +482,7 @@ def summarise(a: AntipodalArrays) -> dict[str, float]:
 
 
 _PER_READING = ("wu_sv_min_over_median", "wu_sv_min_over_next", "spearman_rho_pc_vs_rho_wu", "top_outliers_in_both",
-                "n_both_outliers", "frac_both_outliers_antipodal", "u1_pair_found", "u1_pair_s",
+                "n_both_outliers", "frac_both_outliers_antipodal", "u1_pair_s",
                 "u1_pair_max_cosine", "u1_pair_min_density", "u1_pair_coactivation_rate", "abs_corr_u1_pair_diff",
                 "u1_pair_u1_projection_product", "u1_pair_min_wu_rank", "u1_pair_abs_cos_u1")
 _PER_READING_LOGITS = ("abs_corr_u1_entropy", "p_corr_u1_entropy")

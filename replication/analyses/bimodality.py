@@ -44,7 +44,7 @@ SAE are NaN there (no claim but ``scores_bimodal`` is bound to the control).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -60,7 +60,8 @@ from replication.metrics import (
     compare_sweeps,
     dead_fraction,
     explained_variance,
-    fire_counts_over,
+    DeadWindow,
+    activation_density_over,
     mean_l0,
 )
 from replication.metrics.bimodality import (
@@ -241,18 +242,12 @@ class AlignmentArrays(NamedTuple):
     """Evaluation tokens the dead set was measured on (the window of "dead": reported beside the claims)."""
 
 
-DeadWindow = Callable[[], Iterable[Tensor]]
-"""Chunks of held-out tokens on which "dead" is measured where that window is larger than the evaluation
-batch (the real tier's training cells: >= 1M tokens); ``None``: the evaluation batch itself."""
-
-
 def _density(sae: Any, x: Tensor, dead_window: DeadWindow | None) -> tuple[Tensor, int]:
     """Firing frequency of every latent, on ``x`` or (if given) on every chunk of ``dead_window``."""
     if dead_window is None:
         with torch.no_grad():
             return activation_density(sae.encode(x)), len(x)
-    counts, n = fire_counts_over(sae.encode, dead_window())
-    return counts.to(torch.float64) / n, n
+    return activation_density_over(sae.encode, dead_window)
 
 
 def alignment_arrays(sae: Any, x: Float[Tensor, "tokens d_in"], larger: Any | None = None,
@@ -560,7 +555,8 @@ def relu_sweep(settings: SweepSettings, data: Any, x: Float[Tensor, "tokens d_in
     """Train (or load) both ReLU sweeps of ``settings`` on ``data`` (a ``ToyData``) with ``seed``, the
     reference standard SAE's larger dictionary, and measure them on the evaluation tokens ``x``: what every
     tier that trains SAEs shares (the real tier stops here; :func:`sweep_arrays` adds TopK, snapshots and
-    the per-step check). ``dead_window``: see :data:`DeadWindow`."""
+    the per-step check). ``dead_window``: where "dead" is measured if not on ``x``
+    (:data:`replication.metrics.DeadWindow`)."""
     standard = {lam: train_toy_sae(settings.standard_spec(lam), data, seed) for lam in settings.l1_standard}
     relu = [evaluate(t.sae, x, "standard", lam, dead_window) for lam, t in standard.items()]
     ref_l1 = min(relu, key=lambda p: abs(math.log(max(p.l0, 1e-3) / settings.reference_l0))).setting

@@ -31,7 +31,7 @@ Evaluation: 16,384 held-out tokens from a generator independent of training.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -41,8 +41,8 @@ from torch import Tensor
 
 from replication.checks import check_finite_weights, check_sae_input
 from replication.claims import Tier
-from replication.metrics import ParetoComparison, activation_density, compare_sweeps, dead_fraction, \
-    explained_variance, fire_counts_over, mean_l0
+from replication.metrics import DeadWindow, ParetoComparison, activation_density, activation_density_over, \
+    compare_sweeps, dead_fraction, explained_variance, mean_l0
 from replication.metrics.sagsae import (
     bipolar_share,
     dead_fraction_floor,
@@ -162,11 +162,6 @@ class SweepPoint(NamedTuple):
     """Per-latent ``min(c+, c-) / (c+ + c-)`` (NaN for dead latents)."""
 
 
-DeadWindow = Callable[[], Iterable[Tensor]]
-"""Chunks of held-out tokens on which "dead" is measured, where that window is larger than the evaluation
-batch (the real tier: >= 1M tokens); ``None``: the evaluation batch itself."""
-
-
 def evaluate(spec: ToySAESpec, data: ToyData, seed: int, x: Tensor, dead_window: DeadWindow | None = None) -> SweepPoint:
     """Train (or load) ``spec`` on ``data`` with ``seed`` and evaluate it on the tokens ``x`` (dead: on
     ``dead_window``'s tokens if given)."""
@@ -179,8 +174,7 @@ def evaluate(spec: ToySAESpec, data: ToyData, seed: int, x: Tensor, dead_window:
     counts = sign_fire_counts(f)
     density = activation_density(f)
     if dead_window is not None:
-        fired, n = fire_counts_over(sae.encode, dead_window())
-        density = fired.to(torch.float64) / n
+        density, _ = activation_density_over(sae.encode, dead_window)
     live = bool((density > 0).any())
     opts = dict(spec.options)
     return SweepPoint(
@@ -245,8 +239,8 @@ def run_sweeps(settings: SweepSettings, data: ToyData, seed: int, x: Tensor, all
                dead_window: DeadWindow | None = None, dead_window_tokens: int | None = None) -> Sweeps:
     """Every sweep on ``data`` (training seed ``seed``), evaluated on ``x``, with every per-latent array.
 
-    ``allow_disjoint``: see :func:`_compare` (plumbing runs only); ``dead_window`` (and its size): see
-    :data:`DeadWindow`."""
+    ``allow_disjoint``: see :func:`_compare` (plumbing runs only); ``dead_window`` (and its size): where
+    "dead" is measured if not on ``x`` (:data:`replication.metrics.DeadWindow`)."""
     def ev(spec: ToySAESpec) -> SweepPoint:
         return evaluate(spec, data, seed, x, dead_window)
 

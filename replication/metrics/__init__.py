@@ -15,7 +15,9 @@ from replication.metrics.reconstruction import (
     shrinkage_ratio,
 )
 from replication.metrics.sparsity import (
+    DeadWindow,
     activation_density,
+    activation_density_over,
     dead_fraction,
     fire_counts,
     fire_counts_over,
@@ -24,9 +26,11 @@ from replication.metrics.sparsity import (
 )
 
 __all__ = [
+    "DeadWindow",
     "ParetoComparison",
     "SweepPoint",
     "activation_density",
+    "activation_density_over",
     "ce_loss_recovered",
     "compare_sweeps",
     "dead_fraction",

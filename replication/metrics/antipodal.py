@@ -168,7 +168,8 @@ def processed_unembedding(W_U: Float[Tensor, "d_model d_vocab"], final_norm_weig
                           centred_norm: bool) -> Float[Tensor, "d_model d_vocab"]:
     """``W_U`` as TransformerLens's default loading (``fold_ln``, ``center_writing_weights``,
     ``center_unembed``) leaves it, from the raw ``W_U`` and the final norm (antipodal App A: the authors
-    used TransformerLens).
+    used TransformerLens). The definition of the ``processed`` reading; the analysis takes its spectrum in
+    the Gram domain (:func:`unembedding_spectrum`'s ``processed=``), tested equal to this.
 
     ``W' = diag(w) W_U`` (the final norm's gain ``w`` folded in; ``None``: no gain, or already folded);
     for a LayerNorm (``centred_norm``: the norm subtracts the mean over d_model, so that direction never
@@ -230,9 +231,17 @@ def bottom_left_singular_vectors(W_U: Float[Tensor, "d_model d_vocab"], k: int,
 
 
 def unembedding_spectrum(W_U: Float[Tensor, "d_model d_vocab"], k: int, vocab_chunk: int = 65_536, *,
-                         exclude: Float[Tensor, " d_model"] | None = None) -> WUSpectrum:
+                         exclude: Float[Tensor, " d_model"] | None = None,
+                         processed: tuple[Tensor | None, bool] | None = None) -> WUSpectrum:
     """:func:`bottom_left_singular_vectors` and every singular value of W_U (descending; the excluded
-    direction's left out): is there a dark subspace at all (bottom values far below the median)?"""
+    direction's left out): is there a dark subspace at all (bottom values far below the median)?
+
+    ``processed=(final_norm_weight, centred_norm)``: the spectrum of :func:`processed_unembedding` of ``W_U``,
+    computed in the Gram domain without materialising it: with ``m = W_U 1`` (row sums), ``D = diag(w)`` and
+    ``P`` the centring along d_model (identity for a norm that does not centre), the processed matrix is
+    ``P D W_U (I - 1 1^T / d_vocab)`` and its Gram matrix ``P D (G - m m^T / d_vocab) D P`` (no float64 copy of a
+    128k-token unembedding).
+    """
     if W_U.ndim != 2:
         raise ValueError(f"W_U must be (d_model, d_vocab), got shape {tuple(W_U.shape)}")
     d_model, d_vocab = W_U.shape
@@ -243,9 +252,22 @@ def unembedding_spectrum(W_U: Float[Tensor, "d_model d_vocab"], k: int, vocab_ch
         raise ValueError(f"k must be in [1, d_model = {d_model}], got {k}")
     _check_finite("W_U", W_U)
     gram = torch.zeros(d_model, d_model, dtype=torch.float64, device=W_U.device)
+    row_sums = torch.zeros(d_model, dtype=torch.float64, device=W_U.device)
     for start in range(0, d_vocab, vocab_chunk):
         block = W_U[:, start:start + vocab_chunk].to(torch.float64)
         gram += block @ block.T
+        row_sums += block.sum(1)
+    if processed is not None:
+        weight, centred = processed
+        gram = gram - torch.outer(row_sums, row_sums) / d_vocab  # centred over the vocabulary
+        left = torch.eye(d_model, dtype=torch.float64, device=W_U.device)
+        if weight is not None:
+            if weight.shape != (d_model,):
+                raise ValueError(f"final norm weight {tuple(weight.shape)} does not match W_U's d_model {d_model}")
+            left = left * weight.detach().to(left)[None, :]
+        if centred:
+            left = left - left.mean(0, keepdim=True)  # P D: each column of D W_U centred along d_model
+        gram = left @ gram @ left.T
     gram = (gram + gram.T) / 2
     basis = None
     if exclude is not None:

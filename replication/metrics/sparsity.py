@@ -74,6 +74,17 @@ def mean_l0(feature_acts: Float[Tensor, "tokens d_sae"]) -> Float[Tensor, ""]:
     return l0_per_token(feature_acts).to(torch.float64).mean()
 
 
+DeadWindow = Callable[[], Iterable[Tensor]]
+"""Chunks of held-out tokens (a fresh iterator per call) on which "dead" is measured, where that window is
+larger than an evaluation batch (the real tier's training cells: >= 1M tokens)."""
+
+
+def activation_density_over(encode: Callable[[Tensor], Tensor], window: DeadWindow) -> tuple[Float[Tensor, " d_sae"], int]:
+    """``(p, n)``: :func:`activation_density` of ``encode`` over every chunk of ``window``, and its size."""
+    counts, n = fire_counts_over(encode, window())
+    return counts.to(torch.float64) / n, n
+
+
 def fire_counts_over(encode: Callable[[Tensor], Tensor],
                      chunks: Iterable[Float[Tensor, "rows d_in"]]) -> tuple[Int[Tensor, " d_sae"], int]:
     """``(c, n)``: :func:`fire_counts` of ``encode`` summed over a stream of input chunks, and the number of

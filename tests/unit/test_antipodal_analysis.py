@@ -214,7 +214,7 @@ def test_control_metrics_have_the_known_values(control) -> None:
     torch.testing.assert_close(a.score, torch.zeros(D_SAE), rtol=0, atol=1e-6)  # every latent orthogonal
     assert m["n_dense"] == 0.0 and m["n_very_dense"] == 0.0
     assert m["frac_outliers_dense"] == 0.0 and m["frac_dense_outliers"] == 0.0
-    assert a.readings["raw"].pair is None and m["u1_pair_found@raw"] == 0.0
+    assert a.readings["raw"].pair is None and a.readings["processed"].pair is None
     # x . U_{-1} is 0 up to float32 rounding (U_{-1} = u to ~1e-7) without the dense signal: whatever
     # correlates with it is rounding noise, far below the claim's 0.3 (measured 0.02)
     assert m["abs_corr_u1_entropy@raw"] == pytest.approx(0.0, abs=0.1)

@@ -136,3 +136,17 @@ def test_the_rigorous_bound_is_the_documented_number() -> None:
     assert bfloat16_shortfall_bound(64) == pytest.approx(14 * 2**-8, rel=0.02)
     assert bfloat16_shortfall_bound(64) > 2**-7 > 0
     assert math.isfinite(bfloat16_shortfall_bound(4096))
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_the_gram_domain_processed_spectrum_is_that_of_the_processed_matrix(centred: bool) -> None:
+    # the analysis never materialises the processed W_U; its Gram-domain spectrum must be the matrix's
+    g = torch.Generator().manual_seed(4)
+    W_U = torch.randn(9, 70, generator=g, dtype=torch.float64) + 0.3
+    gain = 0.5 + torch.rand(9, generator=g, dtype=torch.float64)
+    ones = torch.full((9,), 9**-0.5, dtype=torch.float64)
+    exclude = ones if centred else None
+    ref = unembedding_spectrum(processed_unembedding(W_U, gain, centred), 3, exclude=exclude)
+    got = unembedding_spectrum(W_U, 3, vocab_chunk=16, processed=(gain, centred), exclude=exclude)
+    torch.testing.assert_close(got.spectrum, ref.spectrum, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(got.U.abs(), ref.U.abs(), rtol=0, atol=1e-9)  # up to sign
