@@ -1,7 +1,7 @@
 """Claim definitions, one module per paper: data only, no measuring code.
 
 Importing this package registers every catalog claim (``../shared/claims-catalog.md``) in
-:data:`replication.claims.REGISTRY`. Measuring lives in :mod:`replication.analyses`.
+:data:`replication.claims.REGISTRY`. Measuring lives in :mod:`replication.papers`.
 """
 
 from claims import antipodal, bimodality, sagsae, topk  # noqa: F401

@@ -12,12 +12,14 @@ the dense latent (density > 0.1) whose decoder has the largest |cos| with U_{-1}
 reading has its own). The real tier uses the paper's k (300 PCs, 10 bottom W_U vectors) on every model;
 the toy tier (d_model 32) keeps their fractions of Gemma's 2304 (4 PCs, U_{-1} alone). A fraction over an
 empty set is 0; claims that presuppose a non-empty set say so as a precondition.
-Metrics: :mod:`replication.metrics.antipodal`; measurement: :mod:`replication.analyses.antipodal`.
+Metrics: :mod:`replication.metrics.antipodal`; measurement: :mod:`replication.papers.antipodal.analysis`.
 """
 
-from replication.claims import Claim, OpenChoice, Reading, conditions, register, tiers
+from replication.claims import Claim, OpenChoice, Reading, conditions, register, register_paper, tiers
 
 PAPER = "antipodal"
+TITLE = "Antipodal Pairing and Mechanistic Signals in Dense SAE Latents"
+register_paper(PAPER, TITLE)
 _ALL = tiers("toy", "tinylm", "real")
 
 #: which W_U the paper's SVD reads (§3.2 says "W_U"; App A says the authors used TransformerLens)

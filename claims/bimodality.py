@@ -2,9 +2,11 @@
 (papers/alignment-bimodality.txt). Alignment score a_i = W_enc[i, :] . W_dec[:, i] (a raw inner product).
 """
 
-from replication.claims import Claim, Requirement, conditions, register, tiers
+from replication.claims import Claim, Requirement, conditions, register, register_paper, tiers
 
 PAPER = "bimodality"
+TITLE = "Bimodality of Sparse Autoencoder Features is Still There and Can Be Fixed"
+register_paper(PAPER, TITLE)
 _ALL = tiers("toy", "tinylm", "real")
 #: scores_bimodal's verdict rule, the precondition of the claims that presuppose two clusters
 _BIMODAL = conditions(("dip_test_p", "<", 0.05), ("sarle_bimodality_coefficient", ">", 5 / 9))

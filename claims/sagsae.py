@@ -17,9 +17,11 @@ says it holds: ``half_width_dominates`` on the three cells it names (both MLP-ou
 ``full_width_collapse`` on SmolLM3-3B resid-mid, ``fewer_dead`` on all six.
 """
 
-from replication.claims import Claim, OpenChoice, Reading, conditions, register, tiers
+from replication.claims import Claim, OpenChoice, Reading, conditions, register, register_paper, tiers
 
 PAPER = "sagsae"
+TITLE = "Sign-Aware Gated Sparse Autoencoders (Bi-Jump-ReLU)"
+register_paper(PAPER, TITLE)
 _ALL = tiers("toy", "tinylm", "real")
 
 #: the paper's sparsity penalty is named only in prose ("two-sided gated sparsity")

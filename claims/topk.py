@@ -1,8 +1,10 @@
 """Background claims on TopK and ReLU+L1 SAEs (papers/background-topk-sae.txt, background-sae-primer.txt)."""
 
-from replication.claims import Claim, conditions, register, tiers
+from replication.claims import Claim, conditions, register, register_paper, tiers
 
 PAPER = "topk"
+TITLE = "Background: TopK SAEs and the SAE primer"
+register_paper(PAPER, TITLE)
 
 register(
     Claim(

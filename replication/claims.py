@@ -2,7 +2,7 @@
 
 A :class:`Claim` carries the catalog ID (``../shared/claims-catalog.md``, verbatim), the paper's reported
 value, the conditions that decide it, the tiers it must run on and why its tolerance is what it is. It
-holds no code that measures: analyses in :mod:`replication.analyses` produce named metric values, and
+holds no code that measures: analyses in :mod:`replication.papers` produce named metric values, and
 :func:`replication.verdict.judge` compares them with the claim's conditions.
 
 A claim may also state *preconditions* (conditions without which it cannot be judged: the verdict is then
@@ -224,6 +224,15 @@ class ClaimRegistry:
     """All registered claims, keyed by catalog ID."""
 
     _claims: dict[str, Claim] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    """Paper -> its title (each ``claims/<paper>.py`` registers its own)."""
+
+    def register_paper(self, paper: str, title: str) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", paper):
+            raise ValueError(f"paper name {paper!r} must be lower case letters, digits and _ (it prefixes claim IDs)")
+        if self.titles.get(paper, title) != title:
+            raise ValueError(f"paper {paper!r} is registered twice with different titles")
+        self.titles[paper] = title
 
     def register(self, claim: Claim) -> Claim:
         if claim.id in self._claims:
@@ -251,7 +260,11 @@ class ClaimRegistry:
         return [c for c in self if c.paper == paper]
 
     def papers(self) -> list[str]:
-        return sorted({c.paper for c in self})
+        return sorted({c.paper for c in self} | set(self.titles))
+
+    def title(self, paper: str) -> str:
+        """The paper's title, or its name if none was registered."""
+        return self.titles.get(paper, paper)
 
 
 REGISTRY = ClaimRegistry()
@@ -261,6 +274,11 @@ def register(*claims: Claim) -> None:
     """Register claims in the global registry (called by the modules of the ``claims`` package)."""
     for claim in claims:
         REGISTRY.register(claim)
+
+
+def register_paper(paper: str, title: str) -> None:
+    """Register a paper's title in the global registry (each ``claims/<paper>.py`` names its own)."""
+    REGISTRY.register_paper(paper, title)
 
 
 def tiers(*names: str) -> frozenset[Tier]:
@@ -282,7 +300,12 @@ def load_all() -> ClaimRegistry:
     return REGISTRY
 
 
-def catalog_ids(text: str) -> list[str]:
-    """The claim IDs in the catalog's Markdown tables (first column of each row)."""
-    return sorted(set(re.findall(r"^\| ((?:antipodal|bimodality|sagsae|topk)\.[a-z0-9_]+) \|", text, re.M)))
+def catalog_ids(text: str, papers: list[str] | None = None) -> list[str]:
+    """The claim IDs of ``papers`` (default: every paper registered) in the catalog's Markdown tables (first
+    column of each row)."""
+    names = REGISTRY.papers() if papers is None else papers
+    if not names:
+        return []
+    pattern = "|".join(re.escape(p) for p in names)
+    return sorted(set(re.findall(rf"^\| ((?:{pattern})\.[a-z0-9_]+) \|", text, re.M)))
 

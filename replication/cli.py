@@ -28,9 +28,9 @@ DEFAULT_RESULTS = REPO / "results"
 
 def _load():
     from replication.claims import load_all as load_claims
-    from replication.targets import load_all as load_analyses
+    from replication.papers import registry
 
-    return load_claims(), load_analyses()
+    return load_claims(), registry()
 
 
 def tier_status(claim, tier) -> str:
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("claims", help="list every catalog claim with its tiers and status per tier")
-    p.add_argument("--paper", help="only this paper (antipodal, bimodality, sagsae, topk)")
+    p.add_argument("--paper", help="only this paper (`sae-replicate claims` lists them)")
     p.set_defaults(func=cmd_claims)
 
     p = sub.add_parser("show", help="one claim in full: statement, criterion, tolerance, definition")

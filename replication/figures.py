@@ -1,4 +1,7 @@
-"""Report figures: a small registry of figure makers per paper.
+"""Report figures: the figure-maker type and the helpers the papers' figure modules share.
+
+Each paper's makers are ``replication.papers.<paper>.figures.FIGURES``, collected by the report through
+:func:`replication.papers.figure_makers`.
 
 A figure maker gets a :class:`FigureInputs` (every record's measured scalars as a pandas DataFrame with one
 row per (tier, target, seed) and one column per measured value, and the results directory, under which
@@ -44,17 +47,6 @@ def saved_arrays(inputs: FigureInputs, analysis: str) -> list[tuple[str, str, in
     return out
 
 
-FIGURES: dict[str, list[FigureMaker]] = {}
-
-
-def register_figure(maker: FigureMaker) -> FigureMaker:
-    makers = FIGURES.setdefault(maker.paper, [])
-    if any(m.name == maker.name for m in makers):
-        raise ValueError(f"figure {maker.paper}/{maker.name} is registered twice")
-    makers.append(maker)
-    return maker
-
-
 def measured_frame(records: list) -> pd.DataFrame:
     """One row per distinct (tier, target, seed) with every measured scalar as a column."""
     rows: dict[tuple, dict] = {}
@@ -82,10 +74,10 @@ def first_seeds(inputs: FigureInputs, analysis: str) -> list[tuple[str, str, int
     entry per (tier, target): its lowest saved seed. Ordered by tier (toy, tinylm, real), then by the order
     the targets were registered in (so a paper's positive targets come before its control)."""
     from replication.claims import Tier
-    from replication.targets import ANALYSES
+    from replication.papers import registry
 
     tiers = [t.value for t in Tier]
-    registered = list(ANALYSES.targets)
+    registered = list(registry().targets)
     chosen: dict[tuple[str, str], tuple[str, str, int | None, dict]] = {}
     for tier, target, seed, arrays in saved_arrays(inputs, analysis):
         known = chosen.get((tier, target))
@@ -102,9 +94,9 @@ def first_seeds(inputs: FigureInputs, analysis: str) -> list[tuple[str, str, int
 
 def panel_title(tier: str, target: str, seed: int | None) -> str:
     """``target (tier, seed s)`` (no seed for pretrained weights), with "negative control" for a control."""
-    from replication.targets import ANALYSES
+    from replication.papers import registry
 
-    known = ANALYSES.targets.get(target)
+    known = registry().targets.get(target)
     control = ", negative control" if known is not None and known.control else ""
     return f"{target}\n({tier}{control}" + (")" if seed is None else f", seed {seed})")
 

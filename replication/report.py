@@ -18,17 +18,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from replication.claims import Claim, Tier
+from replication.claims import REGISTRY, Claim, Tier
 from replication.io import save_figure_atomic, write_text_atomic
 from replication.results import ResultRecord, iter_records, record_to_measurement
 from replication.verdict import Status, aggregate, judge
 
-PAPER_TITLES = {
-    "antipodal": "Antipodal Pairing and Mechanistic Signals in Dense SAE Latents",
-    "bimodality": "Bimodality of Sparse Autoencoder Features is Still There and Can Be Fixed",
-    "sagsae": "Sign-Aware Gated Sparse Autoencoders (Bi-Jump-ReLU)",
-    "topk": "Background: TopK SAEs and the SAE primer",
-}
 
 
 @dataclass(frozen=True)
@@ -62,9 +56,9 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
     """One row per (claim, tier, target) binding, judged from the records or explained as not run."""
     from replication.claims import load_all as load_claims
     from replication.runner import unavailable_reason
-    from replication.targets import load_all as load_analyses
+    from replication.papers import registry as analysis_registry
 
-    registry, analyses = load_claims(), load_analyses()
+    registry, analyses = load_claims(), analysis_registry()
     grouped: dict[tuple[str, str, str, str | None], list[ResultRecord]] = defaultdict(list)
     for rec in records:
         grouped[(rec.claim_id, rec.tier, rec.target, rec.reading)].append(rec)
@@ -140,15 +134,15 @@ def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> d
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import replication.analyses  # noqa: F401  (registers figure makers)
-    from replication.figures import FIGURES, FigureInputs, measured_frame
+    from replication.figures import FigureInputs, measured_frame
+    from replication.papers import figure_makers
 
     frame = measured_frame(records)
     inputs = FigureInputs(frame, Path(results_dir))
     made: dict[str, list[tuple[Path, str]]] = defaultdict(list)
     if frame.empty:
         return made
-    for paper, makers in FIGURES.items():
+    for paper, makers in figure_makers().items():
         for maker in makers:
             path = out_dir / "figures" / f"{paper}-{maker.name}.png"
             ok = [False]
@@ -235,7 +229,7 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
     blocks.append(("table", ["claim", "paper reports"] + [t.value for t in tiers], glance, classes))
     for paper in dict.fromkeys(r.claim.paper for r in rows):
         prows = [r for r in rows if r.claim.paper == paper]
-        blocks.append(("h2", f"{paper}: {PAPER_TITLES.get(paper, paper)}"))
+        blocks.append(("h2", f"{paper}: {REGISTRY.title(paper)}"))
         for path, caption in figures.get(paper, []):
             blocks.append(("figure", path, caption))
         blocks.append(("table", ["claim", "tier", "target", "ours: mean [min, max] over seeds", "criterion",

@@ -1,8 +1,9 @@
 """Run claims: measure each (analysis, target, seed) once, judge, record.
 
 The same :class:`Runner` serves pytest (one session-wide instance), the command line and the DVC stages.
-Measurements are memoised in-process, so every claim that reads one analysis of one target and seed reuses
-it; expensive artefacts (trained toy SAEs) are cached on disk by :mod:`replication.cache`.
+The runner holds every measurement in-process, keyed by the analysis' ``measure`` function, target and seed, so
+every claim (and every analysis sharing that function) reads one measurement; expensive artefacts (trained
+SAEs) are cached on disk by :mod:`replication.cache`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from replication.claims import REGISTRY, Claim, Tier
 from replication.results import arrays_path, make_record, remove_stale_records, write_arrays, write_record
-from replication.targets import ANALYSES, Analysis, Target
+from replication.papers import registry
+from replication.targets import Analysis, Measured, Target
 from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
 
 
@@ -40,21 +43,31 @@ class Runner:
     """Measures and judges claims; writes one record per (claim, tier, target, seed) if ``results_dir``."""
 
     results_dir: Path | None = None
-    _measurements: dict[tuple[str, str, int | None], Measurement] = field(default_factory=dict)
+    _measured: dict[tuple[Any, str, int | None], tuple[Measured, float]] = field(default_factory=dict)
     _arrays_saved: set[tuple[str, str, int | None]] = field(default_factory=set)
 
-    def measure(self, analysis: Analysis, target: Target, seed: int | None) -> Measurement:
-        key = (analysis.name, target.name, seed)
-        if key not in self._measurements:
+    def _measured_once(self, analysis: Analysis, target: Target, seed: int | None) -> tuple[Measured, float]:
+        key = (analysis.measure, target.name, seed)
+        if key not in self._measured:
             start = time.perf_counter()
-            values = dict(analysis.run(target, seed))
-            missing = analysis.provides - set(values)
-            if missing:
-                raise RuntimeError(f"analysis {analysis.name} on {target.name} seed {seed} did not produce "
-                                   f"{sorted(missing)}")
-            self._measurements[key] = Measurement(analysis.tier, target.name, seed, values,
-                                                  time.perf_counter() - start)
-        return self._measurements[key]
+            measured = analysis.measure(target, seed)
+            if not isinstance(measured, Measured):
+                raise TypeError(f"analysis {analysis.name} returned {type(measured).__name__}, not Measured")
+            bad = [k for k, v in measured.values.items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
+            if bad:
+                raise TypeError(f"analysis {analysis.name} on {target.name} seed {seed}: values {bad[:5]} are not "
+                                f"numbers")
+            self._measured[key] = (measured, time.perf_counter() - start)
+        return self._measured[key]
+
+    def measure(self, analysis: Analysis, target: Target, seed: int | None) -> Measurement:
+        measured, seconds = self._measured_once(analysis, target, seed)
+        missing = analysis.provides - set(measured.values)
+        if missing:
+            raise RuntimeError(f"analysis {analysis.name} on {target.name} seed {seed} did not produce "
+                               f"{sorted(missing)}")
+        values = {k: float(v) for k, v in measured.values.items()}
+        return Measurement(analysis.tier, target.name, seed, values, seconds)
 
     def verdict(self, claim: Claim, tier: Tier, target: Target | None, analysis: Analysis | None) -> Verdict:
         """Judge ``claim`` on one target over all its seeds (or say why it did not run)."""
@@ -78,19 +91,19 @@ class Runner:
             written = {write_record(self.results_dir, make_record(claim, measurement, verdict))
                        for measurement, verdict in judged}
             remove_stale_records(self.results_dir, tier.value, target.name, claim.id, written)
-            if analysis.arrays is not None:
-                for seed in target.seeds:
-                    self._save_arrays(analysis, target, seed)
+            for seed in target.seeds:
+                self._save_arrays(analysis, target, seed)
         # one verdict per reading; the claim's verdict is the primary reading's (the first), the others ride along
         per_reading = [aggregate([v for _, v in judged if v.reading == reading]) for reading in claim.reading_names]
         return replace(per_reading[0], alternatives=tuple(per_reading[1:]))
 
     def _save_arrays(self, analysis: Analysis, target: Target, seed: int | None) -> None:
         key = (analysis.name, target.name, seed)
-        if key in self._arrays_saved or self.results_dir is None or analysis.arrays is None:
+        if key in self._arrays_saved or self.results_dir is None:
             return
-        write_arrays(arrays_path(self.results_dir, target.tier.value, target.name, analysis.name, seed),
-                     analysis.arrays(target, seed))
+        arrays = self._measured_once(analysis, target, seed)[0].arrays
+        if arrays is not None:
+            write_arrays(arrays_path(self.results_dir, target.tier.value, target.name, analysis.name, seed), arrays)
         self._arrays_saved.add(key)
 
     def run(self, claims: list[Claim] | None = None, tier: Tier | None = None,
@@ -98,7 +111,7 @@ class Runner:
         """Judge every binding of ``claims`` (default: all), optionally restricted to a tier or a target."""
         verdicts = []
         for claim in claims if claims is not None else list(REGISTRY):
-            for t, target, analysis in ANALYSES.bindings(claim):
+            for t, target, analysis in registry().bindings(claim):
                 if tier is not None and t is not tier:
                     continue
                 if target_name is not None and (target is None or target.name != target_name):

@@ -1,10 +1,11 @@
-"""Targets and analyses: what a claim is measured on, and the code that measures it.
+"""The analysis registry: targets, analyses and expectations, as types and a registry that imports nothing.
 
 A :class:`Target` is one thing to measure on one tier: a toy data set (with the phenomenon planted, or a
-negative control without it), the tiny LM, or a pretrained model + SAE. An :class:`Analysis` is a
-target-agnostic measuring function ``run(target, seed) -> {metric: value}`` registered for a tier and a
-set of targets; it *provides* named metrics, and a claim is implemented on a tier exactly when some
-analysis registered for that tier provides every metric the claim's conditions read.
+negative control without it), the tiny LM, or a pretrained model + SAE. An :class:`Analysis` measures a
+tier's targets, ``measure(target, seed) -> Measured(values, arrays)``; it declares the metrics it provides
+once (a :class:`MetricSet`), and a claim is implemented on a tier exactly when some analysis registered for
+that tier provides every metric the claim's conditions read. The papers fill a registry in one place, the
+composition root :mod:`replication.papers`; this module knows none of them.
 
 An :class:`Expectation` states, as data and in words, the outcome a (claim, target) is expected to have
 when it is not "replicated" (its primary reading): on a negative-control target the claim is expected *not*
@@ -16,8 +17,8 @@ test output and in the report come from the measurement itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, make_dataclass
+from typing import Any, ClassVar
 
 from replication.claims import Claim, Tier, metric_key
 from replication.verdict import Status
@@ -72,22 +73,82 @@ class Target:
         return self.claims is None or claim_id in self.claims
 
 
-MetricValues = Mapping[str, float]
+#: the type of a per-reading metric's field in a :class:`MetricSet` (one value per reading)
+PerReading = Mapping[str, float]
+
+
+def metric(doc: str) -> Any:
+    """A field of a :class:`MetricSet`: ``name: float = metric("what it is")``."""
+    return field(metadata={"doc": doc})
+
+
+class MetricSet:
+    """The metrics an analysis provides, declared once as typed fields of a frozen dataclass subclass.
+
+    ``name: float = metric("...")`` is one metric; ``name: PerReading = metric("...")`` is one per reading of
+    ``READINGS`` (named ``name@reading``, :func:`replication.claims.metric_key`). :meth:`names` is what the
+    analysis provides; the runner checks every measurement against it.
+    """
+
+    READINGS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        out = set()
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.type in ("PerReading", PerReading) or f.type is PerReading:
+                out.update(metric_key(f.name, r) for r in cls.READINGS)
+            else:
+                out.add(f.name)
+        return frozenset(out)
+
+    @staticmethod
+    def named(name: str, metrics: Iterable[str], per_reading: Iterable[str] = (),
+              readings: tuple[str, ...] = ()) -> type["MetricSet"]:
+        """A declaration made from names (for analyses assembled at run time, e.g. in tests): every field
+        documented as "(undocumented)"."""
+        plain = [(m, float, metric("(undocumented)")) for m in metrics]
+        multi = [(m, PerReading, metric("(undocumented)")) for m in per_reading]
+        cls = make_dataclass(name, plain + multi, bases=(MetricSet,), frozen=True)
+        cls.READINGS = tuple(readings)
+        return cls
+
+    @classmethod
+    def docs(cls) -> dict[str, str]:
+        """Field name -> its one-line description."""
+        return {f.name: f.metadata.get("doc", "") for f in fields(cls)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measurement of one (target, seed): the metric values (the declared ones and any reported
+    scalars, e.g. every sweep point's), and the arrays behind them for the report's figures (saved next to
+    the records as ``.npz``, so that a run recorded on another machine renders the same figures)."""
+
+    values: Mapping[str, float]
+    arrays: Mapping[str, Any] | None = None
+
+
+Measure = Callable[[Target, "int | None"], Measured]
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """A measuring function for one tier: ``run(target, seed)`` returns every metric in ``provides``."""
+    """Measures a tier's targets: ``measure(target, seed)`` gives every metric of ``metrics``.
+
+    Analyses that share a ``measure`` function share one measurement per (target, seed) in the runner (an
+    analysis may declare a subset of what its function measures: e.g. one whose negative control supports
+    only some of the claims)."""
 
     name: str
     tier: Tier
     targets: tuple[Target, ...]
-    provides: frozenset[str]
-    run: Callable[[Target, int | None], MetricValues]
-    arrays: Callable[[Target, int | None], Mapping[str, Any]] | None = None
-    """Optional: the per-latent / per-token arrays behind the metrics (tensors or numbers), saved next to the
-    result records as ``.npz`` so that the report's figures need no recomputation (and work for a run
-    recorded on another machine). Called after ``run`` for the same (target, seed): memoise inside."""
+    metrics: type[MetricSet]
+    measure: Measure
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return self.metrics.names()
 
 
 @dataclass(frozen=True)
@@ -124,7 +185,9 @@ class AnalysisRegistry:
         self.analyses[analysis.name] = analysis
         return analysis
 
-    def expect(self, claim_id: str, target: str, status: Status, reason: str, violated: str = "") -> None:
+    def expect(self, expectation: Expectation) -> None:
+        claim_id, target, status, reason, violated = (expectation.claim_id, expectation.target, expectation.status,
+                                                      expectation.reason, expectation.violated)
         if not reason:
             raise ValueError(f"an expectation for {claim_id} on {target} needs a reason")
         if status not in (Status.NOT_REPLICATED, Status.INCONCLUSIVE):
@@ -135,7 +198,7 @@ class AnalysisRegistry:
             raise ValueError(f"expectation for {claim_id} on {target} is registered twice")
         if violated and target in self.targets and not self.targets[target].control:
             raise ValueError(f"only a negative control can be known to misbehave ({claim_id} on {target})")
-        self.expectations[key] = Expectation(claim_id, target, status, reason, violated)
+        self.expectations[key] = expectation
 
     def target(self, name: str) -> Target:
         try:
@@ -179,12 +242,3 @@ class AnalysisRegistry:
                     continue
                 yield tier, target, analysis
 
-
-ANALYSES = AnalysisRegistry()
-
-
-def load_all() -> AnalysisRegistry:
-    """Import the analysis modules so that every analysis and target is registered."""
-    import replication.analyses  # noqa: F401
-
-    return ANALYSES

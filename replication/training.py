@@ -1,9 +1,10 @@
-"""Train SAEs with sae-lens's trainer on toy (or cached) activations, once per configuration and seed.
+"""Train SAEs with sae-lens's trainer on any activations (toy data, cached LM activations), once per
+configuration and seed.
 
 Any architecture in sae-lens's training registry works (``standard``, ``topk``, ``jumprelu``, ``gated``,
 and the variants this package registers). Training goes through :class:`sae_lens.training.sae_trainer.
 SAETrainer`, exactly as sae-lens's own ``sae_lens.synthetic.train_toy_sae`` does, but reads batches from any
-:class:`ToyData`. The trained SAE is saved with ``save_inference_model`` and read back with
+:class:`TrainingData`. The trained SAE is saved with ``save_inference_model`` and read back with
 ``SAE.load_from_disk`` (the format pretrained SAEs ship in), under a cache key made of the spec, the data's
 configuration and the seed: every claim that reads the same SAE reuses it, across test sessions too.
 """
@@ -22,8 +23,9 @@ from torch import Tensor
 from replication.cache import cached_dir
 
 
-class ToyData(Protocol):
-    """A synthetic activation distribution: ``sample(n, generator)`` gives ``(n, d_in)`` activations."""
+class TrainingData(Protocol):
+    """Activations to train on (a toy distribution, or an LM's cached activations): ``sample(n, generator)``
+    gives ``(n, d_in)`` activations."""
 
     d_in: int
 
@@ -35,7 +37,7 @@ class ToyData(Protocol):
 
 
 @dataclass(frozen=True)
-class ToySAESpec:
+class SAESpec:
     """How to train one SAE: a sae-lens architecture, its width and options, and the training budget."""
 
     architecture: str
@@ -52,11 +54,11 @@ class ToySAESpec:
     """Extra fields of sae-lens's ``SAETrainerConfig``."""
 
     @staticmethod
-    def make(architecture: str, d_sae: int, **kwargs: Any) -> "ToySAESpec":
-        """``ToySAESpec.make("topk", 128, k=4, training_samples=...)``: unknown keys go to ``options``."""
-        own = {f for f in ToySAESpec.__dataclass_fields__ if f not in ("architecture", "d_sae", "options")}
+    def make(architecture: str, d_sae: int, **kwargs: Any) -> "SAESpec":
+        """``SAESpec.make("topk", 128, k=4, training_samples=...)``: unknown keys go to ``options``."""
+        own = {f for f in SAESpec.__dataclass_fields__ if f not in ("architecture", "d_sae", "options")}
         mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own}
-        return ToySAESpec(architecture, d_sae, tuple(sorted(kwargs.items())), **mine)
+        return SAESpec(architecture, d_sae, tuple(sorted(kwargs.items())), **mine)
 
 
 @dataclass(frozen=True)
@@ -68,20 +70,20 @@ class TrainedSAE:
 
 
 class _Batches(Iterator[Tensor]):
-    def __init__(self, data: ToyData, batch_size: int, generator: torch.Generator):
+    def __init__(self, data: TrainingData, batch_size: int, generator: torch.Generator):
         self.data, self.batch_size, self.generator = data, batch_size, generator
 
     def __next__(self) -> Tensor:
         return self.data.sample(self.batch_size, self.generator)
 
 
-def data_device(data: ToyData) -> str:
+def data_device(data: TrainingData) -> str:
     """Where SAEs train on ``data``: its ``device`` attribute if it has one (LM activations on a GPU
     machine), else ``"cpu"``. Batches are drawn on the CPU; sae-lens's trainer moves each to the SAE."""
     return str(getattr(data, "device", "cpu"))
 
 
-def build_training_sae(spec: ToySAESpec, d_in: int, device: str = "cpu") -> Any:
+def build_training_sae(spec: SAESpec, d_in: int, device: str = "cpu") -> Any:
     """A fresh sae-lens ``TrainingSAE`` of ``spec``'s architecture (from sae-lens's registry)."""
     import replication.saes  # noqa: F401  (registers this package's architectures in sae-lens)
     from sae_lens.registry import SAE_TRAINING_CLASS_REGISTRY
@@ -105,7 +107,7 @@ class _Observed(Iterator[Tensor]):
         return next(self.batches)
 
 
-def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None,
+def fit(spec: SAESpec, data: TrainingData, seed: int, out_dir: Path | None = None,
         on_step: Callable[[Any, int], None] | None = None) -> Any:
     """Train ``spec`` on ``data`` with sae-lens's ``SAETrainer``; returns the trained ``TrainingSAE``.
 
@@ -113,7 +115,7 @@ def fit(spec: ToySAESpec, data: ToyData, seed: int, out_dir: Path | None = None,
     ``out_dir/checkpoints/<i>``. If ``on_step`` is given, it is called as ``on_step(sae, n_steps_done)``
     before every training step (so first on the initialised SAE) and once after the last step: a
     per-step observer (e.g. of a constraint), not part of the cache key (use it with ``fit``, not
-    :func:`train_toy_sae`).
+    :func:`train_sae`).
     """
     from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.training.sae_trainer import SAETrainer
@@ -165,14 +167,15 @@ def _load(path: Path) -> Any:
     return SAE.load_from_disk(str(path), device="cpu")
 
 
-_MEMO: dict[tuple[ToySAESpec, str, int], TrainedSAE] = {}
+_MEMO: dict[tuple[SAESpec, str, int], TrainedSAE] = {}
 
 
-def train_toy_sae(spec: ToySAESpec, data: ToyData, seed: int) -> TrainedSAE:
+def train_sae(spec: SAESpec, data: TrainingData, seed: int) -> TrainedSAE:
     """The SAE of ``spec`` trained on ``data`` with ``seed``: from memory, the disk cache, or trained now."""
     data_key = json.dumps(data.config(), sort_keys=True)
     key = (spec, data_key, seed)
     if key not in _MEMO:
+        # "toy-sae": the cache's stable key for every trained SAE, whatever it was trained on
         config = {"kind": "toy-sae", "spec": asdict(spec), "data": json.loads(data_key), "seed": seed}
         if data_device(data) != "cpu":  # a GPU-trained SAE is not bit-identical to a CPU-trained one
             config["device"] = data_device(data)

@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = set(config.getoption("--target"))
     if not wanted:
         return
-    from replication.targets import load_all
+    from replication.papers import registry as load_all
 
     known = load_all().targets
     unknown = wanted - set(known)

@@ -1,6 +1,6 @@
 """Synthetic activation distributions for the toy tier: each plants (or omits) a paper's phenomenon.
 
-Every data set implements :class:`replication.training.ToyData`: ``d_in``, ``config()`` (hashed into the
+Every data set implements :class:`replication.training.TrainingData`: ``d_in``, ``config()`` (hashed into the
 cache key of everything trained on it) and ``sample(n, generator)``, deterministic given the generator.
 """
 

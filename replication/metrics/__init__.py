@@ -6,7 +6,14 @@ variance, CE loss recovered, shrinkage), :mod:`.pareto` (comparing two sweeps at
 per paper for what only that paper uses.
 """
 
-from replication.metrics.pareto import ParetoComparison, SweepPoint, compare_sweeps, strongest_reconstructing
+from replication.metrics.pareto import (
+    ParetoComparison,
+    SweepPoint,
+    compare_sweeps,
+    l0_ranges_disjoint,
+    matched_l0_gap,
+    strongest_reconstructing,
+)
 from replication.metrics.reconstruction import (
     ce_loss_recovered,
     explained_variance,
@@ -38,6 +45,8 @@ __all__ = [
     "fire_counts",
     "fire_counts_over",
     "fvu_pooled",
+    "l0_ranges_disjoint",
+    "matched_l0_gap",
     "l0_per_token",
     "magnitude_ratio",
     "mean_l0",

@@ -1,6 +1,6 @@
 """Metrics of "Antipodal Pairing and Mechanistic Signals in Dense SAE Latents" (Stolfo, Wu, Sachan).
 
-Pure tensor functions; the analysis (:mod:`replication.analyses.antipodal`) streams tokens through them.
+Pure tensor functions; the analysis (:mod:`replication.papers.antipodal.analysis`) streams tokens through them.
 Layouts are sae-lens's: ``W_enc`` is ``(d_in, d_sae)`` so the paper's ``W_enc^{(i)}`` is ``W_enc[:, i]``;
 ``W_dec`` is ``(d_sae, d_in)`` so ``W_dec^{(i)}`` is ``W_dec[i]``; ``W_U`` is ``(d_model, d_vocab)``.
 

@@ -10,6 +10,7 @@ missed).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -76,22 +77,58 @@ def compare_sweeps(l0_a: Float[Tensor, " n_a"], score_a: Float[Tensor, " n_a"],
     return ParetoComparison(l0=grid.exp(), gap=gap, min_gap=gap.min(), max_gap=gap.max())
 
 
-class SweepPoint(NamedTuple):
-    """One point of a sparsity sweep: its penalty strength, L0, explained variance and the value read there."""
+def matched_l0_gap(l0_a: Sequence[float], score_a: Sequence[float], l0_b: Sequence[float], score_b: Sequence[float],
+                   allow_disjoint: bool = False) -> ParetoComparison | None:
+    """:func:`compare_sweeps` of two sweeps given as numbers, with the rule every matched-L0 claim uses.
 
-    strength: float
+    Points with L0 = 0 (a collapsed SAE) have no log L0 and are dropped. Sweeps whose remaining L0 ranges do
+    not overlap have no matched-L0 comparison: ``None`` (a claim reading it is inconclusive, or the sweep is
+    extended). Only with ``allow_disjoint`` (plumbing runs whose SAEs train a few dozen steps) is the gap
+    then taken between the two sweeps' nearest points in log L0 (``None`` if a sweep has no live point).
+    """
+    a = [(x, y) for x, y in zip(l0_a, score_a) if x > 0]
+    b = [(x, y) for x, y in zip(l0_b, score_b) if x > 0]
+    if l0_ranges_disjoint([x for x, _ in a], [x for x, _ in b]):
+        if not (allow_disjoint and a and b):
+            return None
+        pa, pb = min(((p, q) for p in a for q in b), key=lambda pq: abs(math.log(pq[0][0] / pq[1][0])))
+        gap = torch.tensor([pa[1] - pb[1]], dtype=torch.float64)
+        return ParetoComparison(torch.tensor([pa[0], pb[0]], dtype=torch.float64), gap, gap[0], gap[0])
+
+    def t(points: list[tuple[float, float]], i: int) -> Tensor:
+        return torch.tensor([pt[i] for pt in points], dtype=torch.float64)
+
+    return compare_sweeps(t(a, 0), t(a, 1), t(b, 0), t(b, 1))
+
+
+def l0_ranges_disjoint(l0_a: Sequence[float], l0_b: Sequence[float]) -> bool:
+    """Whether the live (L0 > 0) points of two sweeps fail to overlap in L0 (no matched-L0 comparison)."""
+    la, lb = [x for x in l0_a if x > 0], [x for x in l0_b if x > 0]
+    return not la or not lb or max(min(la), min(lb)) >= min(max(la), max(lb))
+
+
+class SweepPoint(NamedTuple):
+    """One trained SAE of a sparsity sweep, evaluated on held-out tokens."""
+
+    method: str
+    """The sweep it belongs to (``standard``, ``aligned``, ``topk``, ...)."""
+    setting: float
+    """Its sparsity setting: the penalty coefficient lambda, or k (TopK)."""
     l0: float
+    """Mean active latents per token."""
     explained_variance: float
-    value: float
+    """``1 - FVU_pooled`` (:func:`replication.metrics.explained_variance`)."""
+    dead_fraction: float
+    """Fraction of latents never active on the window of "dead"."""
 
 
 def strongest_reconstructing(points: Sequence[SweepPoint], min_l0: float = 1.0,
                              min_explained_variance: float = 0.5) -> tuple[SweepPoint | None, int]:
-    """The point of largest penalty strength that still reconstructs (``l0 >= min_l0`` and explained
+    """The point of largest setting (penalty strength) that still reconstructs (``l0 >= min_l0`` and explained
     variance ``>= min_explained_variance``), and how many points do; ``None`` if none does.
 
     A claim read "at high lambda" (the SAE primer's dead latents) is trivially true where L0 has collapsed to
     ~0, so the point is chosen by this rule, on L0 and reconstruction alone, before its value is read.
     """
     ok = [p for p in points if p.l0 >= min_l0 and p.explained_variance >= min_explained_variance]
-    return (max(ok, key=lambda p: p.strength) if ok else None), len(ok)
+    return (max(ok, key=lambda p: p.setting) if ok else None), len(ok)

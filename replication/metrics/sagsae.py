@@ -1,6 +1,6 @@
 """Metrics of "Sign-Aware Gated Sparse Autoencoders (Bi-Jump-ReLU)" (papers/sign-aware-gated-sae.txt).
 
-Pure tensor functions; :mod:`replication.analyses.sagsae` computes them on trained SAEs. The matched-L0
+Pure tensor functions; :mod:`replication.papers.sagsae.analysis` computes them on trained SAEs. The matched-L0
 comparison of two sweeps is :func:`replication.metrics.compare_sweeps`; R² is
 :func:`replication.metrics.explained_variance`; "dead" is :func:`replication.metrics.dead_fraction`
 (never active, either sign, on the evaluated tokens).

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from replication.saes import aligned as _aligned
+from replication.saes import gated as _gated
+from replication.saes import sagsae as _sagsae
+
 
 def _register(architecture: str, sae: tuple[type[Any], type[Any]] | None,
               training: tuple[type[Any], type[Any]] | None) -> None:
@@ -27,21 +31,15 @@ def _register(architecture: str, sae: tuple[type[Any], type[Any]] | None,
 
 
 # bimodality §5/§6: aligned training (replication/saes/aligned.py)
-from replication.saes import aligned as _aligned  # noqa: E402
-
 _register(_aligned.ALIGNED_STANDARD, (_aligned.AlignedStandardSAE, _aligned.AlignedStandardSAEConfig),
           (_aligned.AlignedStandardTrainingSAE, _aligned.AlignedStandardTrainingSAEConfig))
 _register(_aligned.ALIGNED_TOPK, (_aligned.AlignedTopKSAE, _aligned.AlignedTopKSAEConfig),
           (_aligned.AlignedTopKTrainingSAE, _aligned.AlignedTopKTrainingSAEConfig))
 
 # sagsae: the sign-aware gated SAE with the Bi-Jump-ReLU gate (replication/saes/sagsae.py)
-from replication.saes import sagsae as _sagsae  # noqa: E402
-
 _register(_sagsae.SAGSAE, (_sagsae.SignAwareGatedSAE, _sagsae.SignAwareGatedSAEConfig),
           (_sagsae.SignAwareGatedTrainingSAE, _sagsae.SignAwareGatedTrainingSAEConfig))
 
 # sagsae's baseline: the Gated SAE with Rajamanoharan et al.'s frozen-decoder auxiliary loss (replication/saes/gated.py)
-from replication.saes import gated as _gated  # noqa: E402
-
 _register(_gated.GATED_FROZEN_AUX, (_gated.FrozenAuxGatedSAE, _gated.FrozenAuxGatedSAEConfig),
           (_gated.FrozenAuxGatedTrainingSAE, _gated.FrozenAuxGatedTrainingSAEConfig))

@@ -3,29 +3,30 @@
 Pipeline (DVC stages ``tinylm-<stage>@<profile>``; ``python -m replication.tinylm <stage> --profile P``):
 ``corpus`` (:mod:`.corpus`) -> ``tokenizer`` (:mod:`.tokenizer`) -> ``lm`` (:mod:`.model`, :mod:`.train`)
 -> ``activations`` (:mod:`.activations`). Parameters: ``params.yaml`` ``tinylm.<profile>.<stage>``;
-artefacts: ``data/tinylm/<profile>/<stage>`` (:mod:`.config`).
+artefacts: ``data/tinylm/<profile>/<stage>`` (:mod:`.config`). The tiny LM is one user of
+:mod:`replication.lm`: its activation cache is read by :class:`replication.lm.cache.CachedActivations`.
 
 For analyses::
 
-    from replication.tinylm import CachedActivations, load_tinylm, token_batches
+    from replication.tinylm import cached_activations, load_tinylm, tier_hook, window_batches
     model = load_tinylm()                                    # HookedTransformer + tokenizer
-    for tokens in token_batches("heldout", batch_size=32):   # (32, n_ctx) windows, BOS first
+    for tokens in window_batches("heldout", batch_size=32):  # (32, n_ctx) windows, BOS first
         logits = model(tokens)
-    acts = CachedActivations.open("blocks.3.hook_resid_post")
-    trained = train_toy_sae(spec, acts, seed)                # sae-lens SAE on LM activations
+    acts = cached_activations(tier_hook("resid_post"))       # a TrainingData of the cached activations
 """
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from replication.tinylm.activations import CachedActivations, entropy_from_logits, hook_activations, token_batches
+from replication.lm.cache import CachedActivations
+from replication.tinylm.activations import entropy_from_logits, window_batches
 from replication.tinylm.config import artifacts, default_profile
 from replication.tinylm.model import load_tinylm
 
 if TYPE_CHECKING:
-    from replication.training import ToySAESpec
+    from replication.training import SAESpec
 
-__all__ = ["CachedActivations", "TierHooks", "artifacts", "availability", "default_profile", "entropy_from_logits",
-           "hook_activations", "load_tinylm", "sae_budget", "tier_hooks", "token_batches"]
+__all__ = ["artifacts", "availability", "cached_activations", "default_profile", "entropy_from_logits",
+           "load_tinylm", "sae_budget", "tier_hook", "tier_hooks", "window_batches"]
 
 
 def availability(profile: str | None = None) -> str | None:
@@ -42,29 +43,29 @@ def availability(profile: str | None = None) -> str | None:
     return None
 
 
-class TierHooks(NamedTuple):
-    """The hooks the tier's activation caches hold (params.yaml ``tinylm.<profile>.activations.hooks``)."""
-
-    resid_post: str
-    """The last layer's residual stream (antipodal, bimodality)."""
-    resid_mid: str
-    mlp_out: str
-    attn_out: str
-    """A middle layer's sagsae cells."""
-
-
-def tier_hooks(profile: str | None = None) -> TierHooks:
-    """The cached hooks of ``profile``, in the order params.yaml lists them."""
+def tier_hooks(profile: str | None = None) -> dict[str, str]:
+    """Name -> hook of the profile's activation caches (params.yaml ``tinylm.<profile>.activations.hooks``)."""
     from replication.tinylm.config import stage_params
 
-    hooks = stage_params("activations", profile or default_profile())["hooks"]
-    if len(hooks) != 4:
-        raise ValueError(f"params.yaml tinylm.{profile or default_profile()}.activations.hooks must list 4 hooks "
-                         f"(last resid_post, then a middle layer's resid_mid, mlp_out, attn_out), got {hooks}")
-    return TierHooks(*hooks)
+    return dict(stage_params("activations", profile or default_profile())["hooks"])
 
 
-def sae_budget(spec: "ToySAESpec", profile: str | None = None) -> "ToySAESpec":
+def tier_hook(name: str, profile: str | None = None) -> str:
+    """The hook cached under ``name`` (e.g. ``resid_post``: the last layer's residual stream)."""
+    hooks = tier_hooks(profile)
+    if name not in hooks:
+        raise KeyError(f"params.yaml tinylm.{profile or default_profile()}.activations.hooks has no {name!r}; it "
+                       f"has {sorted(hooks)}")
+    return hooks[name]
+
+
+def cached_activations(hook_name: str, profile: str | None = None) -> CachedActivations:
+    """The cached activations of ``hook_name`` of ``profile`` (default ``$SAE_REPLICATION_TINYLM_PROFILE`` or
+    ``full``), as a ``TrainingData``."""
+    return CachedActivations(artifacts(profile).activations, hook_name)
+
+
+def sae_budget(spec: "SAESpec", profile: str | None = None) -> "SAESpec":
     """``spec`` with its training samples scaled by ``tinylm.<profile>.saes.budget_fraction`` (1 on the
     ``full`` profile; the ``smoke`` profile trains a few dozen steps: plumbing, not science)."""
     import dataclasses

@@ -14,11 +14,8 @@ Files, written batch by batch into memory-mapped arrays (memory stays bounded by
   (``int32`` pairs ``(window, position)``), the same rows for every hook: rows align across hooks;
 - ``manifest.json``: hooks, shapes, dtype, the BOS rule, the LM checkpoint's sha256, and each file's sha256.
 
-API for analyses: :func:`load_tinylm` (re-exported), :func:`token_batches` (held-out or train windows),
-:func:`hook_activations` (any hooks of any layer, BOS excluded, on the fly), :func:`entropy_from_logits`,
-and :class:`CachedActivations`, which implements the ``ToyData`` protocol of :mod:`replication.training` so
-that ``train_toy_sae(spec, CachedActivations.open("blocks.3.hook_resid_post"), seed)`` trains a sae-lens
-SAE on the LM's activations unchanged.
+The cache is read by :class:`replication.lm.cache.CachedActivations` (the layout every LM activation cache
+of the suite shares); :func:`window_batches` gives the tiny LM's windows of a split.
 """
 
 from __future__ import annotations
@@ -38,12 +35,12 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from replication.io import write_json_atomic
+from replication.lm.hooks import hook_activations
 from replication.tinylm.config import atomic_output_dir
 from replication.tinylm.model import load_tinylm, windows
 from replication.tinylm.tokenizer import BOS_ID, load_stream
 
-__all__ = ["CachedActivations", "build_activations", "entropy_from_logits", "hook_activations", "load_tinylm",
-           "token_batches"]
+__all__ = ["build_activations", "entropy_from_logits", "window_batches"]
 
 _DTYPES = {"float16": np.float16, "float32": np.float32}
 
@@ -56,7 +53,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def token_batches(split: str, batch_size: int = 64, profile: str | None = None, n_ctx: int | None = None,
+def window_batches(split: str, batch_size: int = 64, profile: str | None = None, n_ctx: int | None = None,
                   max_batches: int | None = None) -> Iterator[Int[Tensor, "batch n_ctx"]]:
     """Batches of windows of one split (``"train"`` or ``"heldout"``), in stream order.
 
@@ -83,26 +80,6 @@ def entropy_from_logits(logits: Float[Tensor, "... d_vocab"]) -> Float[Tensor, "
     return -(log_p.exp() * log_p).sum(-1)
 
 
-@torch.no_grad()
-def hook_activations(model: Any, tokens: Int[Tensor, "batch n_ctx"], hook_names: Sequence[str],
-                     exclude_bos: bool = True) -> tuple[dict[str, Float[Tensor, "n d"]], Tensor]:
-    """Activations at ``hook_names`` for ``tokens``, flattened over (batch, pos) with BOS positions removed.
-
-    Returns ``({hook_name: (n, d)}, keep)`` where ``keep`` (batch, n_ctx) is the boolean mask of kept
-    positions (``tokens != BOS``), in the row order of the outputs.
-    """
-    known = set(model.hook_dict)
-    unknown = [h for h in hook_names if h not in known]
-    if unknown:
-        raise KeyError(f"unknown hooks {unknown}; e.g. {sorted(known)[:6]} ...")
-    layers = [int(h.split(".")[1]) for h in hook_names if h.startswith("blocks.")]
-    stop = max(layers) + 1 if layers and len(layers) == len(hook_names) else None
-    _, cache = model.run_with_cache(tokens, names_filter=list(hook_names), stop_at_layer=stop,
-                                    return_type=None)
-    keep = tokens != BOS_ID if exclude_bos else torch.ones_like(tokens, dtype=torch.bool)
-    return {h: cache[h][keep] for h in hook_names}, keep
-
-
 @dataclass(frozen=True)
 class ActivationsConfig:
     hooks: tuple[str, ...]
@@ -116,7 +93,11 @@ class ActivationsConfig:
         unknown = set(params) - set(ActivationsConfig.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown activations parameters {sorted(unknown)}")
-        cfg = ActivationsConfig(**{**params, "hooks": tuple(params["hooks"])})
+        hooks = params["hooks"]
+        if not isinstance(hooks, dict) or not hooks:
+            raise ValueError(f"tinylm activations.hooks must map a name to a hook (name: blocks.L.hook_...), got "
+                             f"{hooks!r}")
+        cfg = ActivationsConfig(**{**params, "hooks": tuple(hooks.values())})
         if cfg.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {cfg.dtype!r}")
         return cfg
@@ -151,7 +132,7 @@ def build_activations(cfg: ActivationsConfig, lm_dir: Path, tokenizer_dir: Path,
             for b, batch in enumerate(all_windows.split(cfg.batch_size)):
                 if filled >= n:
                     break
-                acts, keep = hook_activations(model, batch, cfg.hooks)
+                acts, keep = hook_activations(model, batch, cfg.hooks, exclude=(BOS_ID,))
                 take = min(int(keep.sum()), n - filled)
                 rows = slice(filled, filled + take)
                 for h in cfg.hooks:
@@ -171,74 +152,6 @@ def build_activations(cfg: ActivationsConfig, lm_dir: Path, tokenizer_dir: Path,
             manifest["files"][path.name] = _sha256(path)
         write_json_atomic(tmp / "manifest.json", manifest)
     return manifest
-
-
-class CachedActivations:
-    """Cached LM activations of one hook, as a ``ToyData`` (``d_in``, ``config()``, ``sample(n, generator)``).
-
-    ``sample`` draws rows of the train cache uniformly at random with replacement (float32);
-    ``eval_batch(n)`` returns the first ``n`` rows of the held-out cache (deterministic). ``config()``
-    names the hook and the sha256 of the cached train file, so an SAE cached by ``train_toy_sae`` is
-    retrained whenever the LM or the cache changes.
-    """
-
-    def __init__(self, directory: Path, hook_name: str):
-        self.directory = Path(directory)
-        manifest_path = self.directory / "manifest.json"
-        if not manifest_path.exists():
-            raise FileNotFoundError(f"{manifest_path} is missing: cache the activations first "
-                                    f"(`dvc repro tinylm-activations@full`, or `@smoke` for CI)")
-        self.manifest = json.loads(manifest_path.read_text())
-        if hook_name not in self.manifest["hooks"]:
-            raise KeyError(f"hook {hook_name!r} is not cached in {self.directory}; cached: {self.manifest['hooks']}")
-        self.hook_name = hook_name
-        self.d_in: int = int(self.manifest["d_model"])
-        self._train = np.load(self.directory / f"{hook_name}.train.npy", mmap_mode="r")
-        self._heldout = np.load(self.directory / f"{hook_name}.heldout.npy", mmap_mode="r")
-
-    @staticmethod
-    def open(hook_name: str, profile: str | None = None) -> "CachedActivations":
-        """The cache of ``hook_name`` of ``profile`` (default ``$SAE_REPLICATION_TINYLM_PROFILE`` or ``full``)."""
-        from replication.tinylm.config import artifacts
-
-        return CachedActivations(artifacts(profile).activations, hook_name)
-
-    @property
-    def n_train(self) -> int:
-        return int(self._train.shape[0])
-
-    @property
-    def n_heldout(self) -> int:
-        return int(self._heldout.shape[0])
-
-    def config(self) -> dict[str, Any]:
-        name = f"{self.hook_name}.train.npy"
-        return {"kind": "tinylm-activations", "hook_name": self.hook_name, "d_in": self.d_in,
-                "dtype": self.manifest["dtype"], "n_train": self.n_train,
-                "train_sha256": self.manifest["files"][name], "lm_sha256": self.manifest["lm_sha256"]}
-
-    def sample(self, n: int, generator: torch.Generator) -> Float[Tensor, "n d_in"]:
-        rows = torch.randint(0, self.n_train, (n,), generator=generator).numpy()
-        return torch.from_numpy(np.asarray(self._train[rows], dtype=np.float32))
-
-    def eval_batch(self, n: int | None = None) -> Float[Tensor, "n d_in"]:
-        """The first ``n`` held-out rows (all if ``None``) as float32."""
-        if n is not None and n > self.n_heldout:
-            raise ValueError(f"asked for {n} held-out rows; the cache holds {self.n_heldout}")
-        return torch.from_numpy(np.asarray(self._heldout[: n if n is not None else self.n_heldout], dtype=np.float32))
-
-    def heldout_chunks(self, rows: int = 65_536) -> Iterator[Float[Tensor, "rows d_in"]]:
-        """Every held-out row, ``rows`` at a time (a dead-latent window larger than memory would allow)."""
-        for start in range(0, self.n_heldout, rows):
-            yield torch.from_numpy(np.asarray(self._heldout[start:start + rows], dtype=np.float32))
-
-    def tokens(self, split: str) -> Int[Tensor, "n"]:
-        """The input token at each cached row of ``split`` (the rows of every hook align)."""
-        return torch.from_numpy(np.load(self.directory / f"tokens.{split}.npy").astype(np.int64))
-
-    def index(self, split: str) -> Int[Tensor, "n 2"]:
-        """``(window, position)`` of each cached row of ``split`` in :func:`token_batches` order."""
-        return torch.from_numpy(np.load(self.directory / f"index.{split}.npy").astype(np.int64))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ under ``data/tinylm/<profile>/{corpus,tokenizer,lm,activations}``.
 
 Environment:
     ``SAE_REPLICATION_TINYLM_PROFILE``: the profile that the readers (:func:`artifacts`, ``load_tinylm``,
-    ``CachedActivations.open``) use by default (``full``; CI sets ``smoke``).
+    ``cached_activations``) use by default (``full``; CI sets ``smoke``).
     ``SAE_REPLICATION_TINYLM_DIR``: a different root for all profiles (default ``data/tinylm``).
 """
 

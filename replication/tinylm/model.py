@@ -11,7 +11,7 @@ frozen at 0: GPT-2's ``lm_head`` has none). It is trained as a transformer-lens 
 Checkpoint format (a directory): a ``transformers`` ``GPT2LMHeadModel.save_pretrained`` directory
 (``config.json``, ``model.safetensors``) plus the tokenizer (``tokenizer.json``, ``tokenizer_config.json``).
 It is read by the same loader as the real tier's local models,
-:func:`replication.models.load_hooked_transformer` (transformer-lens's GPT-2 conversion, no weight
+:func:`replication.lm.load.load_hooked_transformer` (transformer-lens's GPT-2 conversion, no weight
 processing): :func:`load_tinylm` is that call. ``export_gpt2`` is the exact inverse of transformer-lens's
 ``convert_gpt2_weights``; a unit test checks that a saved and reloaded model gives the same logits.
 
@@ -129,11 +129,11 @@ def load_tinylm(path: Path | str | None = None, device: str = "cpu") -> Any:
 
     ``path`` is an LM checkpoint directory; by default the one of the profile in
     ``$SAE_REPLICATION_TINYLM_PROFILE`` (``full``): ``data/tinylm/<profile>/lm``. Loaded by
-    :func:`replication.models.load_hooked_transformer`, the real tier's loader.
+    :func:`replication.lm.load.load_hooked_transformer`, the real tier's loader.
     """
     import warnings
 
-    from replication.models import load_hooked_transformer
+    from replication.lm.load import load_hooked_transformer
     from replication.tinylm.config import artifacts
 
     directory = Path(path) if path is not None else artifacts().lm

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from replication.claims import Tier, load_all as load_claims
-from replication.targets import load_all as load_analyses
+from replication.papers import registry as load_analyses
 from replication.verdict import Status
 
 _MARK = {Tier.TOY: pytest.mark.toy, Tier.TINYLM: pytest.mark.tinylm, Tier.REAL: pytest.mark.gpu}

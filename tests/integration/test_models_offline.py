@@ -1,7 +1,7 @@
 """The real-tier loading path, offline: tiny models in the real formats, built and saved by the test.
 
 Tiny GPT-2- and LLaMA-style models are written with ``transformers``' ``save_pretrained`` and loaded by
-:func:`replication.models.load_hooked_transformer` through transformer-lens's own conversion; SAEs are
+:func:`replication.lm.load.load_hooked_transformer` through transformer-lens's own conversion; SAEs are
 written by sae-lens's ``save_model`` and loaded with ``SAE.load_from_disk``. Nothing is downloaded.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from replication.models import ALLOW_DOWNLOAD_ENV, SAESource, load_hooked_transformer, model_availability, \
+from replication.lm.load import ALLOW_DOWNLOAD_ENV, SAESource, load_hooked_transformer, model_availability, \
     sae_availability, unembedding
 
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from replication.claims import REGISTRY, Tier, load_all
-from replication.figures import FIGURES, FigureInputs, measured_frame
+from replication.figures import FigureInputs, measured_frame
+from replication.papers import figure_makers
 from replication.results import arrays_path, iter_records, make_record, write_arrays, write_record
 from replication.verdict import Measurement, judge
 
@@ -69,9 +70,9 @@ def _bimodality_arrays(rng: np.random.Generator, trained: bool) -> dict:
 
 def _bimodality_values(seed: int) -> dict[str, float]:
     """Every scalar the toy analysis records, including the sweeps the Figs 4/5 makers read."""
-    from replication.analyses.bimodality import PROVIDES
+    from replication.papers.bimodality.analysis import ToyMetrics
 
-    values = dict.fromkeys(PROVIDES, 0.5)
+    values = dict.fromkeys(ToyMetrics.names(), 0.5)
     for lam, l0 in ((0.25, 30.0), (1.0, 7.0), (2.0, 3.0)):
         values |= {f"standard_{lam:g}_l0": l0 + seed, f"standard_{lam:g}_explained_variance": l0 / 35,
                    f"standard_{lam:g}_dead_fraction": 0.0}
@@ -88,8 +89,6 @@ def _bimodality_values(seed: int) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     load_all()
-    import replication.analyses  # noqa: F401  (registers targets and figure makers)
-
     root = tmp_path_factory.mktemp("figures") / "results"
     rng = np.random.default_rng(0)
     for target in ("toy-antipodal-jumprelu", "toy-antipodal-control"):
@@ -106,10 +105,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _makers(paper: str) -> list:
-    import replication.analyses  # noqa: F401
-
-    return FIGURES[paper]
+def _makers(paper: str) -> tuple:
+    return figure_makers()[paper]
 
 
 EXPECTED = {
@@ -171,7 +168,7 @@ def test_per_layer_figure_is_absent_when_no_target_has_layers(tmp_path: Path) ->
 
 
 def test_antipodal_figure_arrays_subsample_tokens_deterministically_and_aligned() -> None:
-    from replication.analyses.antipodal import AntipodalArrays, AntipodalSettings, ReadingArrays, figure_arrays
+    from replication.papers.antipodal.analysis import AntipodalArrays, AntipodalSettings, ReadingArrays, figure_arrays
 
     n, d_sae = 25_000, 8
     t = torch.arange(n, dtype=torch.float64)
@@ -202,9 +199,9 @@ def test_antipodal_figure_arrays_subsample_tokens_deterministically_and_aligned(
 
 
 def test_bimodality_control_arrays_are_the_fresh_init_scores() -> None:
-    from replication.analyses.bimodality import TOY_FRESH_INIT, _control, report_arrays
+    from replication.papers.bimodality.toy import TOY_FRESH_INIT, _control, measure
 
-    arrays = report_arrays(TOY_FRESH_INIT, 0)
+    arrays = measure(TOY_FRESH_INIT, 0).arrays
     a = arrays["reference_alignment"]
     assert a.shape == (128,) and arrays["reference_dead"].dtype == torch.bool
     # the same SAE the control's metrics are measured on: its recorded BC is this sample's
@@ -221,11 +218,13 @@ def test_lm_target_arrays_render_every_figure(fixture_dir: Path, tmp_path: Path,
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from replication.analyses.antipodal import figure_arrays, measure
-    from replication.analyses.bimodality import histogram_arrays
-    from replication.analyses.real_tier import antipodal_lm_inputs, bimodality_lm_arrays
-    from replication.models import SAESource
-    from replication.real import TEXT_ENV, LMTargetSpec, TextSource
+    from replication.papers.antipodal.analysis import figure_arrays, measure
+    from replication.papers.bimodality.analysis import histogram_arrays
+    from replication.papers.antipodal.real import antipodal_lm_inputs
+    from replication.papers.bimodality.real import bimodality_lm_arrays
+    from replication.lm.load import SAESource
+    from replication.lm.spec import LMTargetSpec
+    from replication.lm.text import TEXT_ENV, TextSource
 
     monkeypatch.setenv(TEXT_ENV, str(fixture_dir / "text"))
     spec = LMTargetSpec("tiny-gpt2-fixture", "test fixture", str(fixture_dir / "tiny-model"),

@@ -14,11 +14,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from replication.analyses.real_tier import antipodal_lm_inputs
-from replication.analyses.antipodal import measure, summarise, PROVIDES_WITH_LAYERS
 from replication.claims import Tier
-from replication.models import SAESource
-from replication.real import TEXT_ENV, LMTargetSpec, TextSource
+from replication.lm.load import SAESource
+from replication.lm.spec import LMTargetSpec
+from replication.lm.text import TEXT_ENV, TextSource
+from replication.papers.antipodal.analysis import AntipodalLayerMetrics, measure, measured, summarise
+from replication.papers.antipodal.real import antipodal_lm_inputs
+
+PROVIDES_WITH_LAYERS = AntipodalLayerMetrics.names()
+
 
 def test_real_path_end_to_end(fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TEXT_ENV, str(fixture_dir / "text"))
@@ -44,7 +48,7 @@ def test_real_path_end_to_end(fixture_dir: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_real_target_without_weights_is_skipped_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from replication.real import ANTIPODAL_TARGETS
+    from replication.papers.antipodal.real import ANTIPODAL_TARGETS
     from replication.runner import unavailable_reason
 
     import huggingface_hub.constants as c
@@ -58,8 +62,10 @@ def test_real_target_without_weights_is_skipped_with_the_reason(tmp_path: Path, 
 
 
 def test_bimodality_real_path_end_to_end(fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from replication.analyses.bimodality import alignment_metrics
-    from replication.analyses.real_tier import BIMODALITY_REAL_PROVIDES, bimodality_lm_arrays
+    from replication.papers.bimodality.analysis import DistributionMetrics, alignment_metrics
+    from replication.papers.bimodality.real import bimodality_lm_arrays
+
+    BIMODALITY_REAL_PROVIDES = DistributionMetrics.names()
 
     monkeypatch.setenv(TEXT_ENV, str(fixture_dir / "text"))
     spec = LMTargetSpec("tiny-gpt2-fixture", "test fixture", str(fixture_dir / "tiny-model"),
@@ -78,7 +84,7 @@ def test_real_claims_are_judged_and_recorded_from_the_fixture(fixture_dir: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Every antipodal claim that lists the real tier, through the runner and the results store, exactly as
     `pytest -m gpu` runs them — on the tiny fixture instead of Gemma (verdicts not asserted: random weights)."""
-    from replication.claims import REGISTRY, load_all
+    from replication.claims import load_all
     from replication.results import iter_records
     from replication.runner import Runner
     from replication.targets import Analysis
@@ -89,8 +95,8 @@ def test_real_claims_are_judged_and_recorded_from_the_fixture(fixture_dir: Path,
                         SAESource(path=str(fixture_dir / "sae")), "blocks.2.hook_resid_post",
                         n_tokens=600, ctx_len=32, batch_size=4, tier=Tier.REAL, needs_gpu=False)
     target = spec.target()
-    analysis = Analysis("antipodal-fixture", Tier.REAL, (target,), PROVIDES_WITH_LAYERS,
-                        lambda t, s: summarise(measure(antipodal_lm_inputs(spec))))
+    analysis = Analysis("antipodal-fixture", Tier.REAL, (target,), AntipodalLayerMetrics,
+                        lambda t, s: measured(antipodal_lm_inputs(spec)))
     runner = Runner(results_dir=tmp_path)
     claims = [c for c in load_all().by_paper("antipodal") if Tier.REAL in c.tiers]
     assert len(claims) == 14

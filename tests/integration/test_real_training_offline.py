@@ -1,6 +1,6 @@
 """The real tier's training path, offline, on CPU: tiny models in the real formats (GPT-2, GPT-NeoX with
 parallel blocks as Pythia, SmolLM3 through transformer-lens's TransformerBridge), their activations cached
-by :mod:`replication.lm_activations`, and the bimodality and sagsae real-tier analyses run end to end on
+by :mod:`replication.lm.cache`, and the bimodality and sagsae real-tier analyses run end to end on
 them with short training budgets.
 
 Instrument tests (the cache holds exactly the activations a direct forward gives, BOS excluded; the
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from replication.lm_activations import ActivationCacheSpec, LMActivations, build_activation_cache, hook_components
-from replication.models import load_lm
-from replication.real import TEXT_ENV, TextSource, token_batches
+from replication.lm.cache import ActivationCacheSpec, LMActivations, build_activation_cache, hook_components
+from replication.lm.load import load_lm
+from replication.lm.text import TEXT_ENV, TextSource, text_windows
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +66,7 @@ def _direct(model, spec: ActivationCacheSpec, n_rows: int) -> dict[str, torch.Te
                                                                             "blocks.1.hook_mlp_out"})
     names = [n for n in names if n in model.hook_dict]
     got = 0
-    for batch in token_batches(tok, spec.text.texts(), n_tokens=10_000, ctx_len=spec.ctx_len,
+    for batch in text_windows(tok, spec.text.texts(), n_tokens=10_000, ctx_len=spec.ctx_len,
                                batch_size=spec.batch_size, bos_token_id=tok.bos_token_id):
         _, cache = model.run_with_cache(batch, names_filter=lambda n: n in names)
         keep = batch != tok.bos_token_id
@@ -148,8 +148,8 @@ def test_a_built_cache_needs_no_model_weights(fixture_dir: Path) -> None:
     """With a warm activation cache a sagsae cell runs without the model's weights (HF_HUB_OFFLINE and no
     weights on a machine that only holds the cache); a bimodality cell still needs the model (it splices SAEs
     into it for CE loss recovered). (The text is part of the cache key, so it cannot be dropped here.)"""
-    from replication.analyses.real_training import TrainingCell
-    from replication.lm_activations import activation_cache_dir
+    from replication.lm.cells import TrainingCell
+    from replication.lm.cache import activation_cache_dir
 
     spec = _spec(fixture_dir / "tiny-model", ("blocks.2.hook_resid_post",))
     assert not spec.is_cached()
@@ -172,7 +172,8 @@ def test_real_training_targets_without_weights_skip_with_the_download_command(tm
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as c
 
-    from replication.analyses.real_training import BIMODALITY_CELLS, SAGSAE_CELLS
+    from replication.papers.bimodality.real import BIMODALITY_CELLS
+    from replication.papers.sagsae.real import SAGSAE_CELLS
     from replication.runner import unavailable_reason
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path))
@@ -185,7 +186,7 @@ def test_real_training_targets_without_weights_skip_with_the_download_command(tm
 
 def test_sagsae_claims_are_bound_to_the_cells_the_paper_names() -> None:
     from replication.claims import REGISTRY, Tier, load_all
-    from replication.targets import load_all as load_analyses
+    from replication.papers import registry as load_analyses
 
     load_all()
     analyses = load_analyses()
@@ -212,8 +213,9 @@ def _finite(values: dict[str, float], keys) -> None:
 def test_bimodality_training_path_end_to_end(fixture_dir: Path, tmp_path: Path) -> None:
     """Both ReLU sweeps, MCS and CE recovered on the tiny GPT-2's activations, then judged and recorded by the
     runner for every bimodality claim this analysis serves on the real tier."""
-    from replication.analyses.real_training import (
-        BIMODALITY_TRAINING_PROVIDES, TrainingCell, bimodality_measure, bimodality_settings)
+    from replication.lm.cells import TrainingCell
+    from replication.papers.bimodality.analysis import TrainingCellMetrics
+    from replication.papers.bimodality.real import bimodality_measure, bimodality_settings
     from replication.claims import Tier, load_all
     from replication.results import iter_records
     from replication.runner import Runner
@@ -226,13 +228,13 @@ def test_bimodality_training_path_end_to_end(fixture_dir: Path, tmp_path: Path) 
                         needs_gpu=False)
     settings = bimodality_settings(32, dict(training_samples=64 * 40, batch_size=64, lr=3e-3), d_sae=64,
                                    d_sae_larger=128, ce_contexts=4, ce_batch_size=2, plumbing_only=True)
-    values = bimodality_measure(cell, settings, 0)
-    _finite(values, BIMODALITY_TRAINING_PROVIDES | {"h_orig", "h_zero_ablation", "standard_1_ce_loss_recovered"})
+    values = bimodality_measure(cell, settings, 0).values
+    _finite(values, TrainingCellMetrics.names() | {"h_orig", "h_zero_ablation", "standard_1_ce_loss_recovered"})
     assert 0 <= values["aligned_dead_fraction"] <= 1 and -1 <= values["pearson_alignment_mcs"] <= 1
     # "dead" is judged on every held-out row of the cache (the real cells hold >= 1M), not the L0 / EV batch
     assert values["dead_window_tokens"] == cell.data().n_heldout
 
-    analysis = Analysis("bimodality-training-fixture", Tier.REAL, (cell.target(),), BIMODALITY_TRAINING_PROVIDES,
+    analysis = Analysis("bimodality-training-fixture", Tier.REAL, (cell.target(),), TrainingCellMetrics,
                         lambda t, s: bimodality_measure(cell, settings, s))
     runner = Runner(results_dir=tmp_path / "results")
     claims = [load_all().get(i) for i in ("bimodality.aligned_pareto", "bimodality.aligned_no_dead",
@@ -245,9 +247,9 @@ def test_bimodality_training_path_end_to_end(fixture_dir: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("model", ["neox", "smollm3"])
 def test_sagsae_training_path_end_to_end(model: str, tiny_models: dict[str, Path]) -> None:
-    from replication.analyses.real_training import (
-        SAGSAE_FULL_WIDTH_PROVIDES, TrainingCell, sagsae_full_width_measure, sagsae_measure, sagsae_settings)
-    from replication.analyses.sagsae import SWEEP_METRICS
+    from replication.lm.cells import TrainingCell
+    from replication.papers.sagsae.analysis import FullWidthMetrics, SweepMetrics
+    from replication.papers.sagsae.real import sagsae_full_width_measure, sagsae_measure, sagsae_settings
 
     hook = "blocks.1.hook_resid_pre+blocks.1.hook_attn_out" if model == "neox" else "blocks.1.hook_resid_mid"
     loader = "hooked" if model == "neox" else "bridge"
@@ -255,9 +257,9 @@ def test_sagsae_training_path_end_to_end(model: str, tiny_models: dict[str, Path
     cell = TrainingCell(f"tiny-{model}-sagsae", "fixture", spec, hook, seeds=(0,), needs_gpu=False)
     settings = sagsae_settings(32, dict(training_samples=64 * 30, batch_size=64, lr=1e-3), h=32, n_eval=100,
                                plumbing_only=True)
-    values = sagsae_measure(cell, settings, 0)
-    _finite(values, {m for m in SWEEP_METRICS if not m.startswith("bipolar_share")})
+    values = sagsae_measure(cell, settings, 0).values
+    _finite(values, {m for m in SweepMetrics.names() if not m.startswith("bipolar_share")})
     assert values["sagsae_h_minus_gated_2h_parameters"] < 0  # exact parameter accounting at H = 32, d_in = 32
-    full = sagsae_full_width_measure(cell, settings, 0)
-    _finite(full, SAGSAE_FULL_WIDTH_PROVIDES | {f"{m}@{r}" for m in ("full_width_r2", "half_width_r2")
+    full = sagsae_full_width_measure(cell, settings, 0).values
+    _finite(full, FullWidthMetrics.names() | {f"{m}@{r}" for m in ("full_width_r2", "half_width_r2")
                                                 for r in ("l0-gate", "l1-gate")})

@@ -1,7 +1,7 @@
 """The tiny-LM pipeline end to end on its `smoke` profile (the plumbing, not the science).
 
 ``test_smoke_pipeline_end_to_end`` runs in the default (CI) test run: every stage's ``main()`` with
-``params.yaml``'s ``smoke`` group, into a temporary directory, then one SAE trained by ``train_toy_sae`` on
+``params.yaml``'s ``smoke`` group, into a temporary directory, then one SAE trained by ``train_sae`` on
 the cached activations (~15 s on one thread). The ``tinylm``-marked tests are heavier: ``dvc repro`` of the
 smoke stages twice (the second run reruns nothing), and checks of the full profile's built artefacts.
 """
@@ -41,8 +41,9 @@ def smoke_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_smoke_pipeline_end_to_end(smoke_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import replication.training as training
-    from replication.tinylm import CachedActivations, artifacts, load_tinylm
-    from replication.training import ToySAESpec, train_toy_sae
+    from replication.lm.cache import CachedActivations
+    from replication.tinylm import artifacts, load_tinylm
+    from replication.training import SAESpec, train_sae
 
     paths = artifacts("smoke", smoke_root / "data")
     provenance = json.loads((paths.corpus / "provenance.json").read_text())
@@ -55,13 +56,13 @@ def test_smoke_pipeline_end_to_end(smoke_root: Path, tmp_path: Path, monkeypatch
     params = yaml.safe_load((REPO / "params.yaml").read_text())["tinylm"]["smoke"]
     model = load_tinylm(paths.lm)
     last = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
-    assert last in params["activations"]["hooks"]
+    assert last in params["activations"]["hooks"].values()
     acts = CachedActivations(paths.activations, last)
     assert acts.n_train == params["activations"]["train_tokens"] and acts.d_in == model.cfg.d_model
 
     monkeypatch.setenv("SAE_REPLICATION_CACHE", str(tmp_path / "sae-cache"))
     monkeypatch.setattr(training, "_MEMO", {})
-    sae = train_toy_sae(ToySAESpec.make("topk", 64, k=4, training_samples=128 * 20, batch_size=128, lr=1e-3),
+    sae = train_sae(SAESpec.make("topk", 64, k=4, training_samples=128 * 20, batch_size=128, lr=1e-3),
                         acts, seed=0).sae
     out = sae.decode(sae.encode(acts.eval_batch(256)))
     assert out.shape == (256, acts.d_in) and torch.isfinite(out).all()
@@ -72,19 +73,17 @@ def test_every_tinylm_claim_runs_on_the_smoke_profile(smoke_root: Path, tmp_path
     """The whole tier's plumbing in CI: every claim that lists the tinylm tier, through its analysis, the
     runner and the results store, on the smoke LM with SAEs trained for a few dozen steps
     (``tinylm.smoke.saes.budget_fraction``). Verdicts are not asserted: this is plumbing, not science."""
-    import replication.analyses.antipodal as antipodal
     import replication.training as training
     from replication.claims import Tier, load_all
     from replication.results import iter_records
     from replication.runner import Runner
-    from replication.targets import load_all as load_analyses
+    from replication.papers import registry as load_analyses
     from replication.verdict import Status
 
     monkeypatch.setenv("SAE_REPLICATION_TINYLM_PROFILE", "smoke")
     monkeypatch.setenv("SAE_REPLICATION_TINYLM_DIR", str(smoke_root / "data"))
     monkeypatch.setenv("SAE_REPLICATION_CACHE", str(tmp_path / "sae-cache"))
     monkeypatch.setattr(training, "_MEMO", {})
-    monkeypatch.setattr(antipodal, "_ARRAYS", {})
     claims, analyses = load_all(), load_analyses()
     runner = Runner(results_dir=tmp_path / "results")
     judged = []

@@ -168,12 +168,12 @@ def test_compare_sweeps_errors(l0_b: list[float], match: str) -> None:
 def test_the_dead_latents_point_is_the_strongest_that_still_reconstructs() -> None:
     from replication.metrics import SweepPoint, strongest_reconstructing
 
-    collapsed = SweepPoint(3.0, 0.03, 0.01, 0.2)  # L0 has collapsed: "dead" is trivially true there
-    sweep = [SweepPoint(0.3, 18.0, 0.85, 0.0), SweepPoint(1.0, 4.7, 0.62, 0.0), collapsed]
+    collapsed = SweepPoint("standard", 3.0, 0.03, 0.01, 0.2)  # L0 has collapsed: "dead" is trivially true there
+    sweep = [SweepPoint("standard", 0.3, 18.0, 0.85, 0.0), SweepPoint("standard", 1.0, 4.7, 0.62, 0.0), collapsed]
     chosen, n = strongest_reconstructing(sweep)
     assert chosen == sweep[1] and n == 2
-    assert strongest_reconstructing([SweepPoint(1.0, 4.7, 0.45, 0.0), collapsed]) == (None, 0)  # EV < 0.5
-    assert strongest_reconstructing([SweepPoint(1.0, 0.9, 0.9, 0.0)]) == (None, 0)  # L0 < 1
+    assert strongest_reconstructing([SweepPoint("standard", 1.0, 4.7, 0.45, 0.0), collapsed]) == (None, 0)  # EV < 0.5
+    assert strongest_reconstructing([SweepPoint("standard", 1.0, 0.9, 0.9, 0.0)]) == (None, 0)  # L0 < 1
 
 
 def test_magnitude_ratio_against_the_true_activations() -> None:

@@ -19,8 +19,7 @@ from replication.claims import (
     load_all,
     tiers,
 )
-from replication.targets import ANALYSES
-from replication.targets import load_all as load_analyses
+from replication.papers import registry as load_analyses
 
 CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "claims-catalog.md"
 
@@ -95,16 +94,16 @@ def test_every_claim_has_a_rationale_and_every_implemented_one_a_single_analysis
     for claim in REGISTRY:
         assert claim.rationale.strip(), claim.id
         for tier in claim.tiers:
-            ANALYSES.analysis_for(claim, tier)  # raises if two analyses provide the same claim
+            load_analyses().analysis_for(claim, tier)  # raises if two analyses provide the same claim
 
 
 def test_control_targets_are_bound_only_with_an_expectation() -> None:
     load_all()
     load_analyses()
     for claim in REGISTRY:
-        for _, target, _ in ANALYSES.bindings(claim):
+        for _, target, _ in load_analyses().bindings(claim):
             if target is not None and target.control:
-                assert (claim.id, target.name) in ANALYSES.expectations
+                assert (claim.id, target.name) in load_analyses().expectations
 
 
 def test_tier_values() -> None:
@@ -112,45 +111,45 @@ def test_tier_values() -> None:
 
 
 def test_a_target_listing_its_claims_is_bound_only_to_those() -> None:
-    from replication.targets import Analysis, AnalysisRegistry, Target
+    from replication.targets import Analysis, AnalysisRegistry, Measured, MetricSet, Target
 
     claim = _claim("topk.a")
     other = _claim("topk.b")
     only_b = Target("t-b", Tier.TOY, "d", claims=frozenset({"topk.b"}))
     every = Target("t-all", Tier.TOY, "d")
     registry = AnalysisRegistry()
-    registry.register(Analysis("a", Tier.TOY, (only_b, every), frozenset(claim.metrics), lambda t, s: {}))
+    registry.register(Analysis("a", Tier.TOY, (only_b, every), MetricSet.named("M", claim.metrics), lambda t, s: Measured({})))
     assert [t.name for _, t, _ in registry.bindings(claim)] == ["t-all"]
     assert [t.name for _, t, _ in registry.bindings(other)] == ["t-b", "t-all"]
     lonely = AnalysisRegistry()
-    lonely.register(Analysis("a", Tier.TOY, (only_b,), frozenset(claim.metrics), lambda t, s: {}))
+    lonely.register(Analysis("a", Tier.TOY, (only_b,), MetricSet.named("M", claim.metrics), lambda t, s: Measured({})))
     assert list(lonely.bindings(claim)) == [(Tier.TOY, None, None)]  # no target makes it: not implemented
     with pytest.raises(ValueError, match="restricts its claims to none"):
         Target("t", Tier.TOY, "d", claims=frozenset())
 
 
 def test_a_target_can_exclude_a_claim_the_paper_does_not_make_there() -> None:
-    from replication.targets import Analysis, AnalysisRegistry, Target
+    from replication.targets import Analysis, AnalysisRegistry, Measured, MetricSet, Target
 
     claim = _claim("topk.a")
     jumprelu = Target("jumprelu", Tier.TOY, "d", excluded=(("topk.a", "made for TopK only"),))
     topk = Target("topk", Tier.TOY, "d")
     registry = AnalysisRegistry()
-    registry.register(Analysis("a", Tier.TOY, (jumprelu, topk), frozenset(claim.metrics), lambda t, s: {}))
+    registry.register(Analysis("a", Tier.TOY, (jumprelu, topk), MetricSet.named("M", claim.metrics), lambda t, s: Measured({})))
     assert [t.name for _, t, _ in registry.bindings(claim)] == ["topk"]
 
 
 def test_antipodal_trend_is_judged_on_topk_saes_only() -> None:
     load_all()
     load_analyses()
-    bound = {t.name for _, t, _ in ANALYSES.bindings(REGISTRY.get("antipodal.cross_model_trend")) if t}
+    bound = {t.name for _, t, _ in load_analyses().bindings(REGISTRY.get("antipodal.cross_model_trend")) if t}
     assert bound == {"toy-antipodal-topk", "tinylm-antipodal-topk", "gpt2-small-oai-topk-32k-l11",
                      "llama-3.1-8b-llamascope-32k-l31"}
 
 
 def test_readings_of_the_claims_match_what_the_analysis_measures() -> None:
     from claims.antipodal import WU_READINGS
-    from replication.analyses.antipodal import FIGURE_READING, READINGS
+    from replication.papers.antipodal.analysis import FIGURE_READING, READINGS
 
     load_all()
     assert set(WU_READINGS.names) == set(READINGS) and FIGURE_READING == WU_READINGS.primary
@@ -163,7 +162,7 @@ def test_expectations_hold_no_copied_numbers() -> None:
     import re
 
     load_analyses()
-    for (claim_id, target), expectation in ANALYSES.expectations.items():
+    for (claim_id, target), expectation in load_analyses().expectations.items():
         # words, not measured values: per-seed series (0.96/0.96/0.96), measured decimals (0.9609) and
         # scientific values (3.8e-3) would go stale unchecked; a claim's own threshold (0.025) may be named
         numbers = re.findall(r"\d+\.\d{4,}|\d+(?:\.\d+)?e-\d+|\d+(?:\.\d+)?/\d+(?:\.\d+)?/\d+", expectation.reason)

@@ -17,11 +17,13 @@ from replication.results import (
     write_record,
 )
 from replication.runner import Runner
-from replication.targets import Analysis, Target
+from replication.targets import Analysis, Measured, MetricSet, Target
 from replication.verdict import InvalidMeasurementError, Measurement, Status, judge
 
 CLAIM = Claim(id="topk.r", paper="topk", source="§0", statement="s", paper_value="v",
               conditions=conditions(("a", ">=", 0.5)), tiers=tiers("toy"), rationale="r")
+
+A_METRICS = MetricSet.named("AMetrics", ["a"])
 
 
 def _write(root: Path, seed: int = 0, a: float = 0.7) -> Path:
@@ -81,8 +83,8 @@ def test_malformed_record_names_file_and_field(tmp_path: Path, mutate, match: st
 
 def _analysis(values_by_seed: dict[int, float]) -> tuple[Analysis, Target]:
     target = Target("t", Tier.TOY, "test target", seeds=tuple(values_by_seed))
-    return Analysis("a", Tier.TOY, (target,), frozenset({"a"}),
-                    lambda t, seed: {"a": values_by_seed[seed]}), target
+    return Analysis("a", Tier.TOY, (target,), A_METRICS,
+                    lambda t, seed: Measured({"a": values_by_seed[seed]})), target
 
 
 def test_runner_writes_one_record_per_seed(tmp_path: Path) -> None:
@@ -102,7 +104,7 @@ def test_a_nan_on_a_later_seed_writes_nothing(tmp_path: Path) -> None:
 def test_runner_measures_each_target_seed_once() -> None:
     calls: list[int] = []
     target = Target("t", Tier.TOY, "test", seeds=(0, 1))
-    analysis = Analysis("a", Tier.TOY, (target,), frozenset({"a"}), lambda t, s: calls.append(s) or {"a": 1.0})
+    analysis = Analysis("a", Tier.TOY, (target,), A_METRICS, lambda t, s: calls.append(s) or Measured({"a": 1.0}))
     runner = Runner()
     for _ in range(3):
         runner.verdict(CLAIM, Tier.TOY, target, analysis)
@@ -114,7 +116,7 @@ def test_gpu_target_without_cuda_says_what_is_missing(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     target = Target("gemma", Tier.REAL, "x", seeds=(None,), needs_gpu=True)
-    analysis = Analysis("g", Tier.REAL, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0})
+    analysis = Analysis("g", Tier.REAL, (target,), A_METRICS, lambda t, s: Measured({"a": 1.0}))
     verdict = Runner().verdict(CLAIM, Tier.REAL, target, analysis)
     assert verdict.status is Status.NOT_RUN
     assert "needs a CUDA GPU" in verdict.reason and "--target gemma" in verdict.reason
@@ -123,7 +125,7 @@ def test_gpu_target_without_cuda_says_what_is_missing(monkeypatch: pytest.Monkey
 def test_missing_weights_reason_is_passed_through() -> None:
     target = Target("w", Tier.REAL, "x", seeds=(None,),
                     availability=lambda: "weights google/gemma-2-2b are not in the HF cache; run `hf download`")
-    analysis = Analysis("w", Tier.REAL, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0})
+    analysis = Analysis("w", Tier.REAL, (target,), A_METRICS, lambda t, s: Measured({"a": 1.0}))
     verdict = Runner().verdict(CLAIM, Tier.REAL, target, analysis)
     assert verdict.status is Status.NOT_RUN and "hf download" in verdict.reason
 
@@ -137,9 +139,9 @@ def test_runner_saves_an_analysis_arrays_once_per_seed(tmp_path: Path) -> None:
 
     calls: list[int | None] = []
     target = Target("t", Tier.TOY, "test", seeds=(0, 1))
-    analysis = Analysis("arr", Tier.TOY, (target,), frozenset({"a"}), lambda t, s: {"a": 1.0},
-                        arrays=lambda t, s: calls.append(s) or {"density": torch.tensor([0.5, 0.0]), "k": 3,
-                                                                 "skipped": None})
+    analysis = Analysis("arr", Tier.TOY, (target,), A_METRICS,
+                        lambda t, s: calls.append(s) or Measured({"a": 1.0}, {"density": torch.tensor([0.5, 0.0]),
+                                                                              "k": 3, "skipped": None}))
     runner = Runner(results_dir=tmp_path)
     runner.verdict(CLAIM, Tier.TOY, target, analysis)
     runner.verdict(CLAIM, Tier.TOY, target, analysis)
@@ -154,7 +156,7 @@ def test_runner_saves_an_analysis_arrays_once_per_seed(tmp_path: Path) -> None:
 def test_a_rerun_leaves_exactly_its_own_records(tmp_path: Path) -> None:
     stale = _write(tmp_path, seed=7)  # e.g. a seed the target no longer has, or an earlier layout
     target = Target("t", Tier.TOY, "d", seeds=(0, 1))
-    analysis = Analysis("a", Tier.TOY, (target,), frozenset({"a"}), lambda t, s: {"a": 0.9})
+    analysis = Analysis("a", Tier.TOY, (target,), A_METRICS, lambda t, s: Measured({"a": 0.9}))
     Runner(results_dir=tmp_path).verdict(CLAIM, Tier.TOY, target, analysis)
     assert not stale.exists()
     assert sorted(p.name for p in (tmp_path / "toy" / "t" / "topk.r").iterdir()) == ["seed-0.json", "seed-1.json"]

@@ -12,7 +12,7 @@ from hypothesis import given
 from replication.cache import cached_dir, config_hash
 from replication.checks import InvalidWeightsError, ShapeMismatchError, check_finite_weights, check_sae_input
 from replication.metrics import l0_per_token
-from replication.training import ToySAESpec, train_toy_sae
+from replication.training import SAESpec, train_sae
 from toy_models import SparseFeatureToy
 
 TINY = dict(training_samples=64 * 20, batch_size=64, lr=1e-3)
@@ -58,32 +58,32 @@ def test_interrupted_build_leaves_nothing(tmp_path: Path) -> None:
 
 def test_trained_sae_round_trips_through_the_cache(cache: Path) -> None:
     data = SparseFeatureToy(d_in=8, n_features=16)
-    spec = ToySAESpec.make("topk", 16, k=2, **TINY)
-    first = train_toy_sae(spec, data, seed=0)
+    spec = SAESpec.make("topk", 16, k=2, **TINY)
+    first = train_sae(spec, data, seed=0)
     assert (first.path / "final" / "cfg.json").exists() and first.path.is_relative_to(cache)
     import replication.training as training
 
     training._MEMO.clear()
-    again = train_toy_sae(spec, data, seed=0)  # from disk, not retrained
+    again = train_sae(spec, data, seed=0)  # from disk, not retrained
     torch.testing.assert_close(again.sae.W_dec, first.sae.W_dec, rtol=0, atol=0)
-    other_seed = train_toy_sae(spec, data, seed=1)
+    other_seed = train_sae(spec, data, seed=1)
     assert other_seed.path != first.path
 
 
 def test_unknown_architecture_lists_known_ones(cache: Path) -> None:
     with pytest.raises(KeyError, match="unknown SAE architecture 'nope'.*topk"):
-        train_toy_sae(ToySAESpec.make("nope", 8, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0)
+        train_sae(SAESpec.make("nope", 8, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0)
 
 
 def test_sae_whose_shape_does_not_match_its_data(cache: Path) -> None:
-    sae = train_toy_sae(ToySAESpec.make("standard", 16, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0).sae
+    sae = train_sae(SAESpec.make("standard", 16, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0).sae
     with pytest.raises(ShapeMismatchError, match=r"shape \(5, 7\) but the SAE expects \(tokens, d_in=8\)"):
         check_sae_input(sae, torch.zeros(5, 7))
     check_sae_input(sae, torch.zeros(5, 8))
 
 
 def test_invalid_weights_are_named(cache: Path) -> None:
-    sae = train_toy_sae(ToySAESpec.make("standard", 16, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0).sae
+    sae = train_sae(SAESpec.make("standard", 16, **TINY), SparseFeatureToy(d_in=8, n_features=16), 0).sae
     with torch.no_grad():
         sae.W_dec[3] = 0.0
     with pytest.raises(InvalidWeightsError, match=r"decoder rows \[3\] have zero norm"):
