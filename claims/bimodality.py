@@ -74,7 +74,7 @@ register(
                    "seed, so its own initialisation and data order. Toy and tinylm: "
                    "B is a standard SAE of twice the width (toy 256, tinylm 1024) at the reference SAE's lambda; "
                    "real: A has 4096 latents, B 16384 (the paper's next size), trained by the suite on Pythia-160M "
-                   "layer 8 and Gemma 2 2B layer 12 (replication/analyses/real_training.py).",
+                   "layer 8 and Gemma 2 2B layer 12 (replication/papers/bimodality/real.py).",
     ),
     Claim(
         id="bimodality.autointerp_correlation", paper=PAPER, source="§4.3, Fig 3",

@@ -2,7 +2,7 @@
 
 Real setting: Pythia-1B and SmolLM3-3B, resid-mid / MLP-out / attn-out = 6 cells, 3 seeds, L0 sweeps;
 baseline Gated SAE at twice the width. The architecture and its exact equations are in
-``replication/saes/sagsae.py``; the toy measurement in ``replication/analyses/sagsae.py``.
+``replication/saes/sagsae.py``; the toy measurement in ``replication/papers/sagsae/``.
 
 Shared definitions: R² is explained variance ``1 - FVU_pooled`` (replication.metrics.explained_variance);
 L0 is the mean number of latents active with either sign per token; "dead" means never active (either sign)
@@ -10,8 +10,8 @@ on the 16,384 held-out tokens; sweeps are compared at matched L0 by interpolatin
 sweeps' L0 overlap (replication.metrics.compare_sweeps, its ends and every measured L0 inside it).
 
 Tiers: every target is one cell, judged per cell (per seed, every seed must hold). The tinylm cells are the
-tiny LM's middle layer's resid-mid, MLP-out and attn-out (replication/analyses/tinylm_sagsae.py). On the real
-tier (replication/analyses/real_training.py) the catalog's "on >= 3 of 6 cells" is judged where the paper
+tiny LM's middle layer's resid-mid, MLP-out and attn-out (replication/papers/sagsae/tinylm.py). On the real
+tier (replication/papers/sagsae/real.py) the catalog's "on >= 3 of 6 cells" is judged where the paper
 says it holds: ``half_width_dominates`` on the three cells it names (both MLP-out, Pythia-1B resid-mid),
 ``matches_elsewhere`` on the remaining three, ``bipolar_share`` on the MLP-out cells ("most latents"),
 ``full_width_collapse`` on SmolLM3-3B resid-mid, ``fewer_dead`` on all six.

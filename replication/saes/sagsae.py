@@ -51,7 +51,7 @@ Why the L0 is the default: a two-sided gate can only be sparse through its dead 
 two-sided gate only by shrinking ``|pi|``, i.e. the shared ``W_enc``, which starves the magnitude path. On
 the toy (d_in 32, H 64, 1,000 steps, lambda 2.5) the L1 variant ended with median ``||W_enc[:, i]||`` 0.009,
 median thresholds 0.001 and R² 0.40 at L0 4.5, where the L0 variant trains normally (see
-``replication/analyses/sagsae.py``). The L0 penalty is the JumpReLU SAE's (sae-lens ``jumprelu``, mode "step").
+``replication/papers/sagsae/``). The L0 penalty is the JumpReLU SAE's (sae-lens ``jumprelu``, mode "step").
 
 Options (the paper's ablations):
 

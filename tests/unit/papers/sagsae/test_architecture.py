@@ -292,7 +292,7 @@ def test_fold_W_dec_norm_keeps_the_reconstruction() -> None:
         assert bool(((sae.encode(x) != 0) == active_before).all())
 
 
-def test_trains_with_sae_lens_trainer_through_train_toy_sae(tmp_path, monkeypatch) -> None:
+def test_trains_with_sae_lens_trainer_through_train_sae(tmp_path, monkeypatch) -> None:
     """A few sae-lens SAETrainer steps via the foundation's cache, then SAE.load_from_disk of the result."""
     from replication.training import SAESpec, train_sae
     from toy_models.sagsae import BipolarFeatureToy
