@@ -303,7 +303,7 @@ def load_all() -> ClaimRegistry:
 def catalog_ids(text: str, papers: list[str] | None = None) -> list[str]:
     """The claim IDs of ``papers`` (default: every paper registered) in the catalog's Markdown tables (first
     column of each row)."""
-    names = REGISTRY.papers() if papers is None else papers
+    names = load_all().papers() if papers is None else papers
     if not names:
         return []
     pattern = "|".join(re.escape(p) for p in names)

@@ -23,17 +23,11 @@ TOY_D_SAE = 128
 TOY_N_EVAL = 32_768
 TOY_EVAL_BATCH = 4_096
 _TOY_TRAIN = dict(training_samples=256 * 3000, batch_size=256, lr=1e-3)
-#: JumpReLU as in Gemma Scope: DeepMind's step L0 loss, straight-through gradient to the threshold only
-#: (sae-lens defaults jumprelu_sparsity_loss_mode="step", jumprelu_ste_to_input=False); bandwidth and
-#: initial threshold at sae-lens's defaults (0.05 / 0.01) for a 3,000-step run. l0_coefficient 0.1 chosen
-#: by L0 against the data's true L0 (~1.6 sparse + 1 dense): on seed 0, 0.03 / 0.1 / 0.3 gave L0
-#: 5.6 / 2.3 / 1.8 and explained variance 0.90 / 0.86 / 0.83.
+#: JumpReLU as in Gemma Scope (step L0 loss, straight-through to the threshold only); l0_coefficient: NOTES.md
 TOY_JUMPRELU = SAESpec.make("jumprelu", TOY_D_SAE, l0_coefficient=0.1, **_TOY_TRAIN)
 #: TopK as in the GPT-2 (OpenAI) and LLaMA Scope SAEs; k = 3, the data's true L0 rounded.
 TOY_TOPK = SAESpec.make("topk", TOY_D_SAE, k=3, **_TOY_TRAIN)
-#: ReLU + L1 (sae-lens ``standard``: decoder-norm-weighted L1), the pre-JumpReLU baseline. l1_coefficient
-#: 0.3 by reconstruction at comparable L0: on seed 0, 0.3 / 1 / 3 gave L0 11.8 / 11.7 / 0.9 and explained
-#: variance 0.876 / 0.625 / 0.083 (53% dead at 3), so 0.3 dominates.
+#: ReLU + L1 (sae-lens ``standard``: decoder-norm-weighted L1), the pre-JumpReLU baseline; l1_coefficient: NOTES.md
 TOY_RELU = SAESpec.make("standard", TOY_D_SAE, l1_coefficient=0.3, **_TOY_TRAIN)
 
 _TOY_DESC = ("128 Zipfian sparse features + a dense signed signal z ~ N(0.5, 1) along u = U_{-1} of a toy "
