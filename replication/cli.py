@@ -75,8 +75,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         claim = registry.get(args.claim)
     except UnknownClaimError as err:
-        print(err, file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from None
     wrap = lambda s: textwrap.fill(s, 100, initial_indent="  ", subsequent_indent="  ")  # noqa: E731
     print(f"{claim.id}  ({claim.paper}, {claim.source})")
     print(wrap(claim.statement))
@@ -119,32 +118,80 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(ValueError):
+    """Bad input on the command line; :func:`main` prints it as one line and exits 2."""
+
+
+def empty_selection_reason(registry, analyses, paper: str | None, claim_ids: list[str] | None,
+                           tier: str | None, target: str | None) -> str:
+    """Why a ``run`` selection matches no (claim, tier, target), naming the option at fault."""
+    if paper is not None and paper not in registry.papers():
+        return f"unknown paper {paper!r}; papers: {', '.join(registry.papers())}"
+    claims = [registry.get(c) for c in claim_ids] if claim_ids else list(registry)
+    if paper is not None:
+        if not any(c.paper == paper for c in claims):
+            return "; ".join(f"{c.id} is a claim of {c.paper}, not of {paper}" for c in claims)
+        claims = [c for c in claims if c.paper == paper]
+    if tier is not None and not any(tier in (t.value for t in c.tiers) for c in claims):
+        if claim_ids:
+            return "; ".join(f"{c.id} runs on: {', '.join(t.value for t in c.tiers)}" for c in claims)
+        return f"no selected claim runs on the {tier} tier"
+    if target is not None:
+        target_tier = analyses.targets[target].tier.value
+        if tier is not None and tier != target_tier:
+            return f"target {target} is on the {target_tier} tier, not {tier}"
+        return "; ".join(
+            f"{c.id} does not run on {target}; its {target_tier} targets: "
+            + (", ".join(tg.name for t, tg, _ in analyses.bindings(c) if tg is not None and t.value == target_tier)
+               or "none") for c in claims[:5]) + (f" (and {len(claims) - 5} more claims)" if len(claims) > 5 else "")
+    return "the selection matches no (claim, tier, target)"
+
+
+def _check_metrics_path(path: str | None) -> None:
+    from replication.io import writable_dir_problem
+
+    if path is None:
+        return
+    if Path(path).is_dir():
+        raise UsageError(f"--metrics {path} is a folder; pass a JSON file path, e.g. metrics/toy.json")
+    problem = writable_dir_problem(Path(path).parent)
+    if problem:
+        raise UsageError(f"--metrics {path}: {problem}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm.auto import tqdm
-
     from replication.claims import Tier, UnknownClaimError
-    from replication.runner import Runner
+    from replication.results import check_results_dir
 
-    torch.set_num_threads(args.threads)
     registry, analyses = _load()
     try:
         claims = [registry.get(c) for c in args.claim] if args.claim else list(registry)
     except UnknownClaimError as err:
-        print(err, file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from None
     if args.paper:
         claims = [c for c in claims if c.paper == args.paper]
     if args.target:
         try:
             analyses.target(args.target)
         except KeyError as err:
-            print(err.args[0], file=sys.stderr)
-            return 2
+            raise UsageError(err.args[0]) from None
     tier = Tier(args.tier) if args.tier else None
-    runner = Runner(results_dir=Path(args.results_dir))
     jobs = [(c, t, tg, a) for c in claims for t, tg, a in analyses.bindings(c)
             if (tier is None or t is tier) and (args.target is None or (tg is not None and tg.name == args.target))]
+    if not jobs:
+        raise UsageError("nothing to run: " + empty_selection_reason(registry, analyses, args.paper, args.claim,
+                                                                     args.tier, args.target))
+    # every input is checked before the first measurement
+    check_results_dir(Path(args.results_dir), write=True)
+    _check_metrics_path(args.metrics)
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from replication.runner import Runner
+
+    torch.set_num_threads(args.threads)
+    runner = Runner(results_dir=Path(args.results_dir))
     counts: dict[str, int] = {}
     metrics: dict[str, dict[str, dict[str, object]]] = {}
     for claim, t, target, analysis in tqdm(jobs, desc="claims", unit="claim", disable=args.quiet):
@@ -162,8 +209,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from replication.io import write_json_atomic
 
         write_json_atomic(Path(args.metrics), metrics)  # `dvc metrics show` reads it: mean over seeds
-    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run")
-    print(f"records written under {args.results_dir}")
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    print(f"{len(runner.written)} records written under {args.results_dir}" if runner.written else
+          "no records written: every selected job is not run (the reasons are above)")
     return 0
 
 
@@ -176,15 +224,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong and where the help is."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sae-replicate",
         description="Replication benchmark for SAE interpretability papers: every claim of the papers, "
                     "measured on toy data, a tiny LM and the papers' own models, with a verdict.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=textwrap.dedent(__doc__.split("Examples::", 1)[1]),
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("claims", help="list every catalog claim with its tiers and status per tier")
     p.add_argument("--paper", help="only this paper (`sae-replicate claims` lists them)")
@@ -205,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="only this target (see `sae-replicate targets`)")
     p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)),
                    help="where result records go (default: results/)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for toy SAEs)")
+    p.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1: fastest for toy SAEs)")
     p.add_argument("--metrics", help="also write each claim's values (mean over seeds) to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
@@ -218,9 +283,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """Errors that are bad input or a damaged file, not a bug: one line each, exit 2."""
+    from replication.checks import InvalidWeightsError
+    from replication.results import MalformedRecordError, ResultsDirError
+    from replication.tinylm.config import ParamsError
+
+    return UsageError, MalformedRecordError, ResultsDirError, ParamsError, InvalidWeightsError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("sae-replicate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if not isinstance(err, _expected_errors()):
+            raise
+        print(f"sae-replicate: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Atomic writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic writes: a reader sees the old file or the new one, never half of one; a set of files is written
+all or none (:func:`write_texts_atomic`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
+def _staged(path: Path, text: str) -> Path:
+    """``text`` in a temporary file beside ``path`` (synced, usual permissions), not yet moved into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -23,14 +23,54 @@ def write_text_atomic(path: Path, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def writable_dir_problem(path: Path) -> str | None:
+    """Why files cannot be written under the folder ``path`` (made if absent), or ``None``; creates nothing.
+
+    The nearest existing ancestor must be a writable folder: a path that is a file, or lies under one, or
+    under a read-only folder, is named with the reason."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file, not a folder"
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        return f"{path} lies under {existing}, which is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable" + ("" if existing == path else f" (needed to make {path})")
+    return None
+
+
+def write_texts_atomic(files: dict[Path, str]) -> None:
+    """Write every ``path: text`` or none: all are staged in temporary files first (a failure there removes
+    them and leaves every path as it was), then each is moved into place with ``os.replace``."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files.items():
+            staged.append((_staged(Path(path), text), Path(path)))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
+    write_texts_atomic({Path(path): text})
+
+
+def json_text(obj: Any) -> str:
+    """The JSON the suite writes: sorted keys, indented, NaN and infinity refused (``ValueError``)."""
+    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text_atomic(path, json_text(obj))
 
 
 def save_figure_atomic(path: Path, save: Callable[[Path], None]) -> None:

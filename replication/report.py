@@ -20,7 +20,7 @@ from pathlib import Path
 
 from replication.claims import REGISTRY, Claim, Tier
 from replication.io import save_figure_atomic, write_text_atomic
-from replication.results import ResultRecord, iter_records, record_to_measurement
+from replication.results import ResultRecord, ResultsDirError, check_results_dir, iter_records, record_to_measurement
 from replication.verdict import Status, aggregate, judge
 
 
@@ -103,6 +103,27 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
             rows.append(Row(claim, tier, label, verdict.status.value, _fmt_values(shown), reason,
                             seeds, control_ok=ok, readings=readings))
     return rows
+
+
+def stale_records(records: list[ResultRecord]) -> tuple[list[ResultRecord], list[str]]:
+    """``(current, stale)``: the records of a registered claim on a (tier, target) it is still bound to, and
+    one line per (claim, tier, target) of the others (a claim or target since removed or renamed), which the
+    report lists instead of dropping."""
+    from replication.papers import registry as analysis_registry
+
+    analyses = analysis_registry()
+    bound = {(claim.id, tier.value, target.name) for claim in REGISTRY
+             for tier, target, _ in analyses.bindings(claim) if target is not None}
+    current = [r for r in records if (r.claim_id, r.tier, r.target) in bound]
+    stale: dict[tuple[str, str, str], int] = defaultdict(int)
+    for r in records:
+        if (r.claim_id, r.tier, r.target) not in bound:
+            stale[(r.claim_id, r.tier, r.target)] += 1
+    lines = [f"{cid} on {tier}/{target}: {n} record(s); "
+             + ("the claim is no longer registered" if cid not in REGISTRY else "the claim no longer runs there")
+             + f" (delete {tier}/{target}/{cid}/ under the results folder)"
+             for (cid, tier, target), n in sorted(stale.items())]
+    return current, lines
 
 
 def _provenance(records: list[ResultRecord]) -> list[str]:
@@ -202,7 +223,8 @@ def _row_class(rows: list[Row]) -> str:
     return "not-run"
 
 
-def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord]) -> list[Block]:
+def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord],
+                 stale: list[str] = ()) -> list[Block]:
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.status] += 1
@@ -241,6 +263,8 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
     tinylm = _tinylm_lines()
     if tinylm:
         blocks += [("h2", "The tiny LM of the tinylm tier"), ("ul", tinylm)]
+    if stale:
+        blocks += [("h2", "Stale records (not judged)"), ("ul", list(stale))]
     blocks += [("h2", "Provenance"), ("ul", [line[2:] for line in _provenance(records)])]
     return blocks
 
@@ -343,11 +367,20 @@ def render_html(blocks: list[Block]) -> str:
 
 
 def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Path]:
-    """Write ``report.md`` (and ``report.html``) under ``out_dir`` from the records under ``results_dir``."""
-    records = iter_records(results_dir) if Path(results_dir).exists() else []
+    """Write ``report.md`` (and ``report.html``) under ``out_dir`` from the records under ``results_dir``.
+
+    Raises :class:`~replication.results.ResultsDirError` if ``results_dir`` is no folder or ``out_dir`` cannot
+    be written, and :class:`~replication.results.MalformedRecordError` for a damaged record, before writing."""
+    from replication.io import writable_dir_problem
+
+    check_results_dir(results_dir, write=False)
+    problem = writable_dir_problem(Path(out_dir))
+    if problem:
+        raise ResultsDirError(f"report folder: {problem}; pass --out a writable folder")
+    records, stale = stale_records(iter_records(results_dir))
     rows = collect_rows(records)
     figures = _figures(records, Path(results_dir), Path(out_dir))
-    blocks = build_blocks(rows, figures, records)
+    blocks = build_blocks(rows, figures, records, stale)
     md_path = Path(out_dir) / "report.md"
     write_text_atomic(md_path, render_markdown(blocks, Path(out_dir)))
     paths = [md_path]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from replication.claims import Claim, Tier
-from replication.io import write_json_atomic
+from replication.io import json_text, write_texts_atomic
 from replication.provenance import device_description, git_revision, library_versions
 from replication.verdict import Measurement, Verdict
 
@@ -49,6 +49,28 @@ _CONDITION_KEYS = {"metric": str, "value": (int, float), "comparator": str, "thr
 
 class MalformedRecordError(ValueError):
     """A results record that cannot be read; the message names the file and the field."""
+
+
+class ResultsDirError(ValueError):
+    """A results folder that is missing, a file, or not writable; the message names it and the fix."""
+
+
+def check_results_dir(root: Path, *, write: bool) -> None:
+    """Raise :class:`ResultsDirError` unless ``root`` is a results folder to read (it exists and is a
+    folder) or, with ``write``, one records can be written under (made if absent). Nothing is created."""
+    from replication.io import writable_dir_problem
+
+    root = Path(root)
+    if write:
+        problem = writable_dir_problem(root)
+        if problem:
+            raise ResultsDirError(f"results folder: {problem}; pass --results-dir a writable folder")
+    elif not root.exists():
+        raise ResultsDirError(f"results folder {root} does not exist; run `sae-replicate run` first, or pass "
+                              "--results-dir the folder that holds the records")
+    elif not root.is_dir():
+        raise ResultsDirError(f"results folder {root} is a file, not a folder; pass --results-dir the folder "
+                              "that holds the records")
 
 
 @dataclass(frozen=True)
@@ -121,18 +143,71 @@ def remove_stale_records(root: Path, tier: str, target: str, claim_id: str, keep
 
 def write_record(root: Path, record: ResultRecord) -> Path:
     """Write one record atomically; returns its path."""
-    path = record_path(root, record.tier, record.target, record.claim_id, record.seed, record.reading)
-    write_json_atomic(path, asdict(record))
-    return path
+    return next(iter(write_records(root, [record])))
+
+
+def write_records(root: Path, records: list[ResultRecord]) -> set[Path]:
+    """Write a set of records (one (claim, target)'s seeds and readings) all or none: every record is
+    serialised and written to a temporary file before the first one is moved into place."""
+    files = {record_path(root, r.tier, r.target, r.claim_id, r.seed, r.reading): json_text(asdict(r))
+             for r in records}
+    write_texts_atomic(files)
+    return set(files)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
+def _parse(path: Path) -> Any:
+    """The JSON of ``path``; any unreadable file (missing, a folder, not UTF-8, not JSON) is malformed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise MalformedRecordError(f"{path}: not UTF-8 text (byte {err.start}); delete it and re-run the "
+                                   "claim (`sae-replicate run`)") from None
+    except json.JSONDecodeError as err:
+        raise MalformedRecordError(f"{path}: not valid JSON ({err}); delete it and re-run the claim") from None
+    except OSError as err:
+        raise MalformedRecordError(f"{path}: cannot be read ({err.strerror or err})") from None
+
+
+def _check_values(path: Path, data: dict[str, Any]) -> None:
+    """Every number a record is judged or drawn from is finite; the message names the key."""
+    for field_name in ("conditions", "preconditions"):
+        for i, cond in enumerate(data[field_name]):
+            if not isinstance(cond, dict):
+                raise MalformedRecordError(f"{path}: {field_name}[{i}] is not an object")
+            for key, typ in _CONDITION_KEYS.items():
+                if key not in cond or not isinstance(cond[key], typ) or isinstance(cond[key], bool):
+                    raise MalformedRecordError(f"{path}: {field_name}[{i}] lacks a valid {key!r}")
+            if not math.isfinite(cond["value"]):
+                raise MalformedRecordError(f"{path}: {field_name}[{i}].value ({cond['metric']}) is "
+                                           f"{cond['value']}, not a finite number")
+    for field_name in ("reported", "measured"):
+        for key, value in data[field_name].items():
+            if not _is_finite_number(value):
+                raise MalformedRecordError(f"{path}: {field_name}[{key!r}] is {value!r}, not a finite number")
+    if not _is_finite_number(data["wall_time_s"]) or data["wall_time_s"] < 0:
+        raise MalformedRecordError(f"{path}: wall_time_s is {data['wall_time_s']!r}, not a finite number >= 0")
+
+
+def _check_path(path: Path, data: dict[str, Any]) -> None:
+    """A record lives at the path its tier, target, claim, seed and reading name (:func:`record_path`)."""
+    expected = record_path(Path("."), data["tier"], data["target"], data["claim_id"], data["seed"], data["reading"])
+    if path.parts[-4:] != expected.parts[-4:]:
+        raise MalformedRecordError(f"{path}: holds {'/'.join(expected.parts[-4:])} (tier, target, claim, "
+                                   "seed and reading), which is not its path; delete it and re-run the claim")
 
 
 def read_record(path: Path) -> ResultRecord:
     """Read and validate one record; raises :class:`MalformedRecordError` naming the file and field."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise MalformedRecordError(f"{path}: not valid JSON ({err})") from err
+    data = _parse(path)
     if not isinstance(data, dict):
         raise MalformedRecordError(f"{path}: a record is a JSON object, got {type(data).__name__}")
     if data.get("schema") != SCHEMA_VERSION:  # first: an older record lacks today's fields
@@ -143,23 +218,15 @@ def read_record(path: Path) -> ResultRecord:
             raise MalformedRecordError(f"{path}: missing field {key!r}")
         if not isinstance(data[key], typ) or isinstance(data[key], bool):
             raise MalformedRecordError(f"{path}: field {key!r} has type {type(data[key]).__name__}")
+    unknown = set(data) - set(_REQUIRED)
+    if unknown:
+        raise MalformedRecordError(f"{path}: unknown fields {sorted(unknown)}")
     try:
         Tier(data["tier"])
     except ValueError:
         raise MalformedRecordError(f"{path}: unknown tier {data['tier']!r}") from None
-    for field_name in ("conditions", "preconditions"):
-        for i, cond in enumerate(data[field_name]):
-            if not isinstance(cond, dict):
-                raise MalformedRecordError(f"{path}: {field_name}[{i}] is not an object")
-            for key, typ in _CONDITION_KEYS.items():
-                if key not in cond or not isinstance(cond[key], typ):
-                    raise MalformedRecordError(f"{path}: {field_name}[{i}] lacks a valid {key!r}")
-    for key, value in data["reported"].items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise MalformedRecordError(f"{path}: reported[{key!r}] is not a number")
-    unknown = set(data) - set(_REQUIRED)
-    if unknown:
-        raise MalformedRecordError(f"{path}: unknown fields {sorted(unknown)}")
+    _check_values(path, data)
+    _check_path(path, data)
     return ResultRecord(**data)
 
 
@@ -216,7 +283,18 @@ def read_arrays(path: Path) -> dict[str, Any]:
 
 
 def iter_records(root: Path) -> list[ResultRecord]:
-    return [read_record(p) for p in sorted(Path(root).glob("*/*/*/seed-*.json"))]
+    """Every record under ``root``; a malformed one, or two records of one (claim, tier, target, seed,
+    reading), raise :class:`MalformedRecordError` naming the files."""
+    records, seen = [], {}
+    for path in sorted(Path(root).glob("*/*/*/seed-*.json")):
+        rec = read_record(path)
+        key = (rec.claim_id, rec.tier, rec.target, rec.seed, rec.reading)
+        if key in seen:
+            raise MalformedRecordError(f"{path}: a second record of seed {rec.seed} of {rec.claim_id} on "
+                                       f"{rec.tier}/{rec.target} (the first is {seen[key]}); delete one")
+        seen[key] = path
+        records.append(rec)
+    return records
 
 
 def load_results(root: Path) -> "pandas.DataFrame":  # noqa: F821

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from replication.claims import REGISTRY, Claim, Tier
-from replication.results import arrays_path, make_record, remove_stale_records, write_arrays, write_record
+from replication.results import arrays_path, make_record, remove_stale_records, write_arrays, write_records
 from replication.papers import registry
 from replication.targets import Analysis, Measured, Target
 from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
@@ -43,6 +43,8 @@ class Runner:
     """Measures and judges claims; writes one record per (claim, tier, target, seed) if ``results_dir``."""
 
     results_dir: Path | None = None
+    written: set[Path] = field(default_factory=set)
+    """Every record this runner has written."""
     _measured: dict[tuple[Any, str, int | None], tuple[Measured, float]] = field(default_factory=dict)
     _arrays_saved: set[tuple[str, str, int | None]] = field(default_factory=set)
 
@@ -85,11 +87,12 @@ class Runner:
         for seed in target.seeds:
             measurement = self.measure(analysis, target, seed)
             judged += [(measurement, judge(claim, measurement, reading)) for reading in claim.reading_names]
-        # records are written only once every seed has been measured and judged: a failure on a later seed
-        # leaves no partial set of records behind
+        # records are written only once every seed has been measured and judged, and then as a set: a failure
+        # on a later seed, or in writing one record, leaves no partial set of records behind
         if self.results_dir is not None:
-            written = {write_record(self.results_dir, make_record(claim, measurement, verdict))
-                       for measurement, verdict in judged}
+            written = write_records(self.results_dir, [make_record(claim, measurement, verdict)
+                                                       for measurement, verdict in judged])
+            self.written |= written
             remove_stale_records(self.results_dir, tier.value, target.name, claim.id, written)
             for seed in target.seeds:
                 self._save_arrays(analysis, target, seed)

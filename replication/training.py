@@ -184,8 +184,15 @@ def train_sae(spec: SAESpec, data: TrainingData, seed: int) -> TrainedSAE:
             sae = fit(spec, data, seed, out_dir=tmp)
             sae.save_inference_model(tmp / "final")
 
-        path = cached_dir("toy-sae", config, build)
-        snapshots = path / "checkpoints"
-        checkpoints = sorted(snapshots.iterdir(), key=lambda p: int(p.name)) if snapshots.exists() else []
-        _MEMO[key] = TrainedSAE(_load(path / "final"), tuple(_load(p) for p in checkpoints), path)
+        loaded: dict[Path, tuple[Any, tuple[Any, ...]]] = {}
+
+        def load(path: Path) -> None:  # a cached entry that does not load is rebuilt (replication.cache)
+            snapshots = path / "checkpoints"
+            checkpoints = sorted(snapshots.iterdir(), key=lambda p: int(p.name)) if snapshots.exists() else []
+            loaded[path] = (_load(path / "final"), tuple(_load(p) for p in checkpoints))
+
+        path = cached_dir("toy-sae", config, build, check=load)
+        if path not in loaded:
+            load(path)
+        _MEMO[key] = TrainedSAE(*loaded[path], path)
     return _MEMO[key]

@@ -48,7 +48,7 @@ from torch import Tensor
 from replication.cache import artefact_path, cached_dir, is_built
 from replication.io import write_json_atomic
 from replication.lm.hooks import hook_activations, hook_components, special_token_ids, stop_layer
-from replication.lm.load import best_device, load_lm, model_availability
+from replication.lm.load import best_device, load_lm, missing_items, model_availability
 from replication.lm.text import TEXT_ENV, TextSource, text_windows
 
 __all__ = ["ActivationCacheSpec", "CachedActivations", "LMActivations", "activation_cache_dir", "build_activation_cache",
@@ -110,11 +110,8 @@ class ActivationCacheSpec:
         """``None`` if the cache is built, or the model and the text can be had to build it; else what is missing."""
         if self.is_cached():
             return None
-        for missing in (model_availability(self.model, self.loader), self.text.availability(),
-                        None if self.eval_text is None else self.eval_text.availability()):
-            if missing:
-                return missing
-        return None
+        return missing_items(model_availability(self.model, self.loader), self.text.availability(),
+                             None if self.eval_text is None else self.eval_text.availability())
 
 
 def _fill(model: Any, spec: ActivationCacheSpec, batches: Iterator[Tensor],

@@ -197,7 +197,28 @@ class SAESource:
             sae = SAE.load_from_disk(self.path, device=device)
         else:
             sae = SAE.from_pretrained(self.release, self.sae_id, device=device)
-        return sae.to(dtype=getattr(torch, dtype)) if dtype else sae
+        sae = sae.to(dtype=getattr(torch, dtype)) if dtype else sae
+        check_loaded_sae(sae, str(self))
+        return sae
+
+    def __str__(self) -> str:
+        return self.path if self.path is not None else f"{self.release}/{self.sae_id}"
+
+
+def check_loaded_sae(sae: Any, source: str) -> None:
+    """:func:`replication.checks.check_finite_weights` on a loaded SAE, the error naming where it came from."""
+    from replication.checks import InvalidWeightsError, check_finite_weights
+
+    try:
+        check_finite_weights(sae)
+    except InvalidWeightsError as err:
+        raise InvalidWeightsError(f"SAE {source}: {err}") from None
+
+
+def missing_items(*checks: str | None) -> str | None:
+    """Every missing item of an availability check at once (``; ``-joined), or ``None`` if none is (pure)."""
+    missing = [m for m in checks if m]
+    return "; ".join(missing) if missing else None
 
 
 def unembedding(model: Any, fold_final_norm: bool = False) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from replication.claims import Tier
-from replication.lm.load import SAESource, best_device, load_hooked_transformer, model_availability
+from replication.lm.load import SAESource, best_device, load_hooked_transformer, missing_items, model_availability
 from replication.lm.text import TextSource, text_windows
 from replication.targets import Target
 
@@ -43,10 +43,8 @@ class LMTargetSpec:
     """Claims the paper does not make on this target (claim ID, why): see ``Target.excluded``."""
 
     def availability(self) -> str | None:
-        for missing in (model_availability(self.model), self.sae.availability(), self.text.availability()):
-            if missing:
-                return missing
-        return None
+        """Every missing item (model, SAE, text) at once, or ``None`` if the target can run here."""
+        return missing_items(model_availability(self.model), self.sae.availability(), self.text.availability())
 
     def target(self) -> Target:
         return Target(self.name, self.tier, self.description, seeds=(None,), needs_gpu=self.needs_gpu,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from replication.tinylm.config import STAGES
+from replication.tinylm.config import STAGES, run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         from replication.tinylm.train import main as run
     else:
         from replication.tinylm.activations import main as run
-    return run(rest)
+    return run_stage(run, rest)  # a bad params file: one line naming the file and key, exit 2
 
 
 if __name__ == "__main__":

@@ -78,22 +78,168 @@ def add_stage_arguments(parser: Any) -> None:
     parser.add_argument("--root", help="artefact root (default: $SAE_REPLICATION_TINYLM_DIR or data/tinylm)")
 
 
-def stage_params(stage: str, profile: str, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
-    """The parameter group ``tinylm.<profile>.<stage>`` of ``params_file``."""
+class ParamsError(ValueError):
+    """A parameter file that cannot be used: the message names the file and ``tinylm.<profile>.<stage>.<key>``."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One parameter's type and range: ``kind`` is ``int``, ``float`` (an int is accepted), ``str``,
+    ``strs`` (a list of strings), ``hooks`` (a non-empty name -> hook mapping) or ``sources``."""
+
+    kind: str
+    required: bool = False
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] = ()
+
+
+def _n(low: float, **kw: Any) -> Key:
+    return Key("int", low=low, **kw)
+
+
+def _f(low: float | None = None, high: float | None = None, **kw: Any) -> Key:
+    return Key("float", low=low, high=high, **kw)
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "corpus": {"sources": Key("sources", required=True), "heldout_fraction": _f(0, 1, low_open=True),
+               "min_chars": _n(0)},
+    "tokenizer": {"vocab_size": _n(2, required=True), "min_frequency": _n(1)},
+    "lm": {"seed": _n(0), "n_layers": _n(1, required=True), "d_model": _n(1, required=True),
+           "n_heads": _n(1, required=True), "n_ctx": _n(2, required=True), "steps": _n(1, required=True),
+           "batch_size": _n(1, required=True), "lr": _f(0, low_open=True, required=True),
+           "lr_warmup_steps": _n(0), "lr_final_fraction": _f(0, 1), "weight_decay": _f(0),
+           "grad_clip": _f(0, low_open=True), "eval_every": _n(1), "eval_windows": _n(1), "threads": _n(1)},
+    "activations": {"hooks": Key("hooks", required=True), "train_tokens": _n(1, required=True),
+                    "heldout_tokens": _n(1, required=True), "batch_size": _n(1),
+                    "dtype": Key("str", choices=("float16", "float32"))},
+    "saes": {"budget_fraction": _f(0, 1, low_open=True)},
+}
+#: the options of each corpus source kind (``replication/tinylm/corpus.py``'s source functions)
+SOURCE_SCHEMA: dict[str, dict[str, Key]] = {
+    "stdlib-docstrings": {"include": Key("strs")},
+    "text-files": {"root": Key("str", required=True), "patterns": Key("strs"), "max_file_bytes": _n(1)},
+    "hf-dataset": {"path": Key("str", required=True), "split": Key("str"), "name": Key("str"),
+                   "text_field": Key("str"), "max_documents": _n(1)},
+}
+
+
+def _describe(value: Any) -> str:
+    return f"the string {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+
+
+def key_problem(key: Key, value: Any) -> str | None:
+    """Why ``value`` does not fit ``key``, or ``None`` (pure)."""
+    if key.kind in ("int", "float"):
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if key.kind == "int" and not is_int:
+            return f"must be a whole number, got {_describe(value)}"
+        if key.kind == "float" and not (is_int or isinstance(value, float)):
+            hint = " (YAML reads 3e-3 as a string: write 3.0e-3)" if isinstance(value, str) else ""
+            return f"must be a number, got {_describe(value)}{hint}"
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"must be finite, got {value}"
+        if key.low is not None and (value <= key.low if key.low_open else value < key.low):
+            return f"must be {'>' if key.low_open else '>='} {key.low:g}, got {value}"
+        if key.high is not None and value > key.high:
+            return f"must be <= {key.high:g}, got {value}"
+        return None
+    if key.kind == "str":
+        if not isinstance(value, str):
+            return f"must be a string, got {_describe(value)}"
+        if key.choices and value not in key.choices:
+            return f"must be one of {', '.join(key.choices)}, got {value!r}"
+        return None
+    if key.kind == "strs":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"must be a list of strings (e.g. [\"*.py\"]), got {_describe(value)}"
+        return None
+    if key.kind == "hooks":
+        if not isinstance(value, dict) or not value or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return f"must map a name to a hook (name: blocks.L.hook_...), got {_describe(value)}"
+        return None
+    raise ValueError(f"unknown parameter kind {key.kind!r}")
+
+
+def group_problems(group: Any, schema: dict[str, Key], where: str) -> list[str]:
+    """Every missing, unknown or ill-typed key of one parameter group, as ``<where>.<key>: why`` (pure)."""
+    if not isinstance(group, dict):
+        return [f"{where} must be a mapping of keys, got {_describe(group)}"]
+    problems = [f"{where}.{k} is missing" for k, key in schema.items() if key.required and k not in group]
+    problems += [f"{where}.{k} is not a parameter; known: {', '.join(schema)}" for k in group if k not in schema]
+    for name, value in group.items():
+        if name not in schema:
+            continue
+        if schema[name].kind == "sources":
+            problems += _sources_problems(value, f"{where}.{name}")
+        elif (why := key_problem(schema[name], value)) is not None:
+            problems.append(f"{where}.{name} {why}")
+    return problems
+
+
+def _sources_problems(sources: Any, where: str) -> list[str]:
+    if not isinstance(sources, list) or not sources:
+        return [f"{where} must be a non-empty list of sources ({{kind: ..., ...}}), got {_describe(sources)}"]
+    problems = []
+    for i, source in enumerate(sources):
+        kind = source.get("kind") if isinstance(source, dict) else None
+        if kind not in SOURCE_SCHEMA:
+            problems.append(f"{where}[{i}].kind must be one of {', '.join(SOURCE_SCHEMA)}, got {_describe(kind)}")
+            continue
+        options = {k: v for k, v in source.items() if k != "kind"}
+        problems += group_problems(options, SOURCE_SCHEMA[kind], f"{where}[{i}]")
+    return problems
+
+
+def _read_yaml(params_file: Path) -> Any:
     import yaml
 
+    try:
+        text = Path(params_file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{params_file} not found: the tiny-LM stages read their parameters from it "
+                          f"(run from the repository root or pass --params)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParamsError(f"{params_file} cannot be read: {err}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ParamsError(f"{params_file}: not valid YAML{where}: {problem}") from None
+
+
+def stage_params(stage: str, profile: str, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
+    """The parameter group ``tinylm.<profile>.<stage>`` of ``params_file``, every key type- and range-checked
+    (:data:`SCHEMA`); raises :class:`ParamsError` naming the file and each bad key."""
     if stage not in STAGES:
         raise ValueError(f"unknown tiny-LM stage {stage!r}; stages: {', '.join(STAGES)}")
+    params = _read_yaml(params_file)
     try:
-        params = yaml.safe_load(Path(params_file).read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{params_file} not found: the tiny-LM stages read their parameters from it "
-                                f"(run from the repository root or pass --params)") from None
-    try:
-        return dict(params["tinylm"][profile][stage])
+        group = params["tinylm"][profile][stage]
     except (KeyError, TypeError):
-        raise KeyError(f"{params_file} has no group tinylm.{profile}.{stage}; profiles: {PROFILES}, "
-                       f"stages: {STAGES}") from None
+        raise ParamsError(f"{params_file} has no group tinylm.{profile}.{stage}; profiles: {', '.join(PROFILES)}, "
+                          f"stages: {', '.join(STAGES)}") from None
+    problems = group_problems(group, SCHEMA[stage], f"tinylm.{profile}.{stage}")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ParamsError(f"{params_file}: {problems[0]}{more}")
+    return dict(group)
+
+
+def run_stage(main: Any, argv: Any = None) -> int:
+    """Run a stage's ``main``; a :class:`ParamsError` becomes one line on stderr and exit status 2."""
+    import sys
+
+    try:
+        return int(main(argv) or 0)
+    except ParamsError as err:
+        print(f"tinylm: {err}", file=sys.stderr)
+        return 2
 
 
 @contextmanager

@@ -339,4 +339,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from replication.tinylm.config import run_stage
+
+    raise SystemExit(run_stage(main))
