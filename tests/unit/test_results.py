@@ -169,3 +169,98 @@ def test_a_record_of_an_older_schema_says_to_rerun(tmp_path: Path) -> None:
     path.write_text(json.dumps({**data, "schema": 1}))
     with pytest.raises(MalformedRecordError, match="schema 1 is not 2; re-run"):
         read_record(path)
+
+
+# -- issue 16: an unreadable or inconsistent record is an error naming the file and key, never used -------
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: json.dumps({**d, "measured": {"x": float("nan")}}), r"measured\['x'\] is nan, not a finite"),
+    (lambda d: json.dumps({**d, "measured": {"x": float("inf")}}), r"measured\['x'\] is inf, not a finite"),
+    (lambda d: json.dumps({**d, "measured": {"x": "0.5"}}), r"measured\['x'\] is '0.5', not a finite"),
+    (lambda d: json.dumps({**d, "reported": {"x": float("nan")}}), r"reported\['x'\] is nan"),
+    (lambda d: json.dumps({**d, "conditions": [{**d["conditions"][0], "value": float("nan")}]}),
+     r"conditions\[0\].value \(a\) is nan, not a finite number"),
+    (lambda d: json.dumps({**d, "wall_time_s": float("inf")}), "wall_time_s is inf, not a finite number"),
+    (lambda d: json.dumps({**d, "wall_time_s": -1.0}), "wall_time_s is -1.0"),
+    (lambda d: json.dumps({**d, "seed": 1}), "holds toy/t/topk.r/seed-1.json .* which is not its path"),
+    (lambda d: json.dumps({**d, "target": "u"}), "holds toy/u/topk.r/seed-0.json"),
+    (lambda d: json.dumps({**d, "claim_id": "topk.other"}), "holds toy/t/topk.other/seed-0.json"),
+    (lambda d: json.dumps({**d, "tier": "real"}), "holds real/t/topk.r/seed-0.json"),
+])
+def test_a_record_with_a_bad_value_or_another_path_is_rejected(tmp_path: Path, mutate, match: str) -> None:
+    path = _write(tmp_path)
+    path.write_text(mutate(json.loads(path.read_text())))
+    before = path.read_bytes()
+    with pytest.raises(MalformedRecordError, match=match) as err:
+        read_record(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe{}", b"{\"schema\": \"\xe9\"}"])
+def test_a_record_that_is_not_utf8_is_malformed_naming_the_file(tmp_path: Path, content: bytes) -> None:
+    path = _write(tmp_path)
+    path.write_bytes(content)
+    with pytest.raises(MalformedRecordError, match="not UTF-8 text") as err:
+        read_record(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_record_path_that_is_a_folder_is_malformed(tmp_path: Path) -> None:
+    path = tmp_path / "toy" / "t" / "topk.r" / "seed-0.json"
+    path.mkdir(parents=True)
+    with pytest.raises(MalformedRecordError, match="cannot be read"):
+        load_results(tmp_path)
+
+
+def test_a_duplicate_seed_is_an_error(tmp_path: Path) -> None:
+    from replication.results import iter_records
+
+    path = _write(tmp_path, seed=0)
+    twin = path.with_name("seed-0@x.json")
+    twin.write_text(json.dumps({**json.loads(path.read_text()), "reading": None}))
+    with pytest.raises(MalformedRecordError, match="holds toy/t/topk.r/seed-0.json"):
+        iter_records(tmp_path)
+
+
+def test_a_claims_records_are_written_all_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import replication.runner as runner
+
+    analysis, target = _analysis({0: 0.9, 1: 0.8, 2: 0.7})
+    real = runner.make_record
+
+    def failing_on_seed_2(claim, measurement, verdict):
+        if measurement.seed == 2:
+            raise OSError("disk full")
+        return real(claim, measurement, verdict)
+
+    monkeypatch.setattr(runner, "make_record", failing_on_seed_2)
+    with pytest.raises(OSError, match="disk full"):
+        Runner(results_dir=tmp_path).verdict(CLAIM, Tier.TOY, target, analysis)
+    assert list(tmp_path.rglob("*")) == [] or not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_write_records_writes_none_if_one_cannot_be_serialised(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from replication.results import write_records
+
+    good = read_record(_write(tmp_path / "a", seed=0))
+    bad = replace(good, seed=1, conditions=[{**good.conditions[0], "value": float("nan")}])
+    before = sorted(p.name for p in (tmp_path / "a").rglob("*"))
+    with pytest.raises(ValueError, match="Out of range float"):
+        write_records(tmp_path / "b", [replace(good, seed=2), bad])
+    assert not (tmp_path / "b").exists() or not [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in (tmp_path / "a").rglob("*")) == before
+
+
+def test_records_of_claims_no_longer_registered_are_listed_as_stale(tmp_path: Path) -> None:
+    from replication.report import stale_records
+    from replication.results import iter_records
+
+    _write(tmp_path, seed=0)
+    _write(tmp_path, seed=1)
+    current, stale = stale_records(iter_records(tmp_path))
+    assert current == []
+    assert stale == ["topk.r on toy/t: 2 record(s); the claim is no longer registered "
+                     "(delete toy/t/topk.r/ under the results folder)"]

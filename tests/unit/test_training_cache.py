@@ -129,3 +129,92 @@ def test_a_parallel_worker_that_finished_first_wins(tmp_path: Path) -> None:
     path = cached_dir("k", {"a": 1}, build, root=tmp_path)
     assert (path / "theirs.txt").exists() and not (path / "mine.txt").exists()
     assert [p.name for p in (tmp_path / "k").iterdir()] == [final.name]  # no temporary left behind
+
+
+# -- issue 16: a damaged cache entry is rebuilt with one line said, never used; stale builds are removed ----
+
+def _counting_build(calls: list[int], text: str = "weights"):
+    def build(d: Path) -> None:
+        calls.append(1)
+        (d / "w.bin").write_text(text)
+    return build
+
+
+@pytest.mark.parametrize("damage", ["truncate", "replace", "delete", "done"])
+def test_a_damaged_entry_is_rebuilt_and_never_used(tmp_path: Path, damage: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[int] = []
+    path = cached_dir("k", {"a": 1}, _counting_build(calls), root=tmp_path)
+    assert "w.bin" in (path / "DONE").read_text()  # DONE records the content hashes
+    weights = path / "w.bin"
+    if damage == "truncate":
+        weights.write_text("wei")
+    elif damage == "replace":
+        weights.write_text("WEIGHTS")  # same size, other content
+    elif damage == "delete":
+        weights.unlink()
+    else:
+        (path / "DONE").write_bytes(b"\xff")
+    again = cached_dir("k", {"a": 1}, _counting_build(calls), root=tmp_path)
+    assert again == path and weights.read_text() == "weights" and len(calls) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"cache: rebuilding {path}: "), err
+    assert [p.name for p in (tmp_path / "k").iterdir()] == [path.name]
+
+
+def test_an_entry_that_fails_to_load_is_rebuilt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[int] = []
+    cached_dir("k", {"a": 1}, _counting_build(calls), root=tmp_path)
+    failures = iter([RuntimeError("SafetensorError: incomplete metadata")])
+
+    def check(path: Path) -> None:
+        err = next(failures, None)
+        if err is not None:
+            raise err
+
+    cached_dir("k", {"a": 1}, _counting_build(calls), root=tmp_path, check=check)
+    assert len(calls) == 2
+    assert "cannot be loaded (RuntimeError: SafetensorError: incomplete metadata)" in capsys.readouterr().err
+
+
+def test_an_intact_entry_is_used_without_rebuilding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[int] = []
+    cached_dir("k", {"a": 1}, _counting_build(calls), root=tmp_path)
+    cached_dir("k", {"a": 1}, _counting_build(calls), root=tmp_path, check=lambda p: None)
+    assert len(calls) == 1 and capsys.readouterr().err == ""
+
+
+def test_a_truncated_cached_sae_is_retrained(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import replication.training as training
+
+    data = SparseFeatureToy(d_in=8, n_features=16)
+    spec = SAESpec.make("topk", 16, k=2, **TINY)
+    first = train_sae(spec, data, seed=0)
+    w_dec = first.sae.W_dec.detach().clone()  # the loaded SAE may map its file: copy before damaging it
+    weights = first.path / "final" / "sae_weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:20])
+    training._MEMO.clear()
+    again = train_sae(spec, data, seed=0)
+    torch.testing.assert_close(again.sae.W_dec, w_dec, rtol=0, atol=0)
+    assert "cache: rebuilding" in capsys.readouterr().err
+
+
+def test_stale_build_folders_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from replication.cache import config_hash
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    kind = tmp_path / "k"
+    stale = kind / f".{config_hash({'b': 2})}.{host}-{dead}.abc_123.tmp"
+    live = kind / f".{config_hash({'b': 3})}.{host}-{__import__('os').getpid()}.abc_123.tmp"
+    legacy = kind / f".{config_hash({'b': 4})}.abc_123.tmp"
+    for folder in (stale, live, legacy):
+        folder.mkdir(parents=True)
+        (folder / "part").write_text("x")
+    cached_dir("k", {"a": 1}, lambda d: (d / "w").write_text("w"), root=tmp_path)
+    assert not stale.exists() and live.exists() and legacy.exists()
