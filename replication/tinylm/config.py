@@ -13,6 +13,7 @@ Environment:
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -139,7 +140,7 @@ def key_problem(key: Key, value: Any) -> str | None:
         if key.kind == "float" and not (is_int or isinstance(value, float)):
             hint = " (YAML reads 3e-3 as a string: write 3.0e-3)" if isinstance(value, str) else ""
             return f"must be a number, got {_describe(value)}{hint}"
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             return f"must be finite, got {value}"
         if key.low is not None and (value <= key.low if key.low_open else value < key.low):
             return f"must be {'>' if key.low_open else '>='} {key.low:g}, got {value}"

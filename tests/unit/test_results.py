@@ -262,5 +262,5 @@ def test_records_of_claims_no_longer_registered_are_listed_as_stale(tmp_path: Pa
     _write(tmp_path, seed=1)
     current, stale = stale_records(iter_records(tmp_path))
     assert current == []
-    assert stale == ["topk.r on toy/t: 2 record(s); the claim is no longer registered "
-                     "(delete toy/t/topk.r/ under the results folder)"]
+    assert stale == [("topk.r on toy/t: 2 record(s); the claim is no longer registered "
+                      "(delete toy/t/topk.r/ under the results folder)")]
