@@ -146,22 +146,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = [(c, t, tg, a) for c in claims for t, tg, a in analyses.bindings(c)
             if (tier is None or t is tier) and (args.target is None or (tg is not None and tg.name == args.target))]
     counts: dict[str, int] = {}
-    metrics: dict[str, dict[str, dict[str, object]]] = {}
+    done = []
     for claim, t, target, analysis in tqdm(jobs, desc="claims", unit="claim", disable=args.quiet):
         verdict = runner.verdict(claim, t, target, analysis)
-        if target is not None and verdict.values:
-            metrics.setdefault(claim.id, {})[target.name] = {
-                "verdict": verdict.status.value,
-                **{m: sum(v) / len(v) for m, v in verdict.values.items()}}
+        done.append((claim, t, target, verdict))
         expectation = analyses.expectations.get((claim.id, target.name)) if target else None
         note = f"  [expected: {expectation.status.value}]" if expectation else ""
         where = f"{t.value}/{target.name if target else '-'}"
         tqdm.write(f"{claim.id:<42} {where:<32} {verdict.summary()}{note}")
         counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
-    if args.metrics:
-        from replication.io import write_json_atomic
+    if args.metrics or args.plots:  # what `dvc metrics show` / `dvc plots show` read
+        from replication import dvc_metrics
 
-        write_json_atomic(Path(args.metrics), metrics)  # `dvc metrics show` reads it: mean over seeds
+        if args.metrics:
+            dvc_metrics.write_metrics(Path(args.metrics), done, analyses.expectations)
+        if args.plots:
+            dvc_metrics.write_sweep_plots(Path(args.plots), Path(args.results_dir), dict.fromkeys(d[1] for d in done))
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run")
     print(f"records written under {args.results_dir}")
     return 0
@@ -206,7 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)),
                    help="where result records go (default: results/)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for toy SAEs)")
-    p.add_argument("--metrics", help="also write each claim's values (mean over seeds) to this JSON file")
+    p.add_argument("--metrics", metavar="DIR", help="also write DVC's metrics: DIR/<tier>/summary.json (verdict "
+                   "counts) and DIR/<tier>/<claim>.json (its counts and primary value, mean over seeds)")
+    p.add_argument("--plots", metavar="DIR", help="also write the sweeps' curves against L0 (mean over seeds) "
+                   "from the records: DIR/<tier>/<target>/<family>.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
