@@ -147,16 +147,17 @@ def empty_selection_reason(registry, analyses, paper: str | None, claim_ids: lis
     return "the selection matches no (claim, tier, target)"
 
 
-def _check_metrics_path(path: str | None) -> None:
+def _check_output_dir(option: str, path: str | None) -> None:
+    """``--metrics`` / ``--plots`` name folders: refuse a file there, or a folder that cannot be written."""
     from replication.io import writable_dir_problem
 
     if path is None:
         return
-    if Path(path).is_dir():
-        raise UsageError(f"--metrics {path} is a folder; pass a JSON file path, e.g. metrics/toy.json")
-    problem = writable_dir_problem(Path(path).parent)
+    if Path(path).is_file():
+        raise UsageError(f"{option} {path} is a file; pass a folder, e.g. metrics/claims")
+    problem = writable_dir_problem(Path(path))
     if problem:
-        raise UsageError(f"--metrics {path}: {problem}")
+        raise UsageError(f"{option} {path}: {problem}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -183,7 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                                                      args.tier, args.target))
     # every input is checked before the first measurement
     check_results_dir(Path(args.results_dir), write=True)
-    _check_metrics_path(args.metrics)
+    _check_output_dir("--metrics", args.metrics)
+    _check_output_dir("--plots", args.plots)
 
     import torch
     from tqdm.auto import tqdm
@@ -193,22 +195,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     runner = Runner(results_dir=Path(args.results_dir))
     counts: dict[str, int] = {}
-    metrics: dict[str, dict[str, dict[str, object]]] = {}
+    done = []
     for claim, t, target, analysis in tqdm(jobs, desc="claims", unit="claim", disable=args.quiet):
         verdict = runner.verdict(claim, t, target, analysis)
-        if target is not None and verdict.values:
-            metrics.setdefault(claim.id, {})[target.name] = {
-                "verdict": verdict.status.value,
-                **{m: sum(v) / len(v) for m, v in verdict.values.items()}}
+        done.append((claim, t, target, verdict))
         expectation = analyses.expectations.get((claim.id, target.name)) if target else None
         note = f"  [expected: {expectation.status.value}]" if expectation else ""
         where = f"{t.value}/{target.name if target else '-'}"
         tqdm.write(f"{claim.id:<42} {where:<32} {verdict.summary()}{note}")
         counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
-    if args.metrics:
-        from replication.io import write_json_atomic
+    if args.metrics or args.plots:  # what `dvc metrics show` / `dvc plots show` read
+        from replication import dvc_metrics
 
-        write_json_atomic(Path(args.metrics), metrics)  # `dvc metrics show` reads it: mean over seeds
+        if args.metrics:
+            dvc_metrics.write_metrics(Path(args.metrics), done, analyses.expectations)
+        if args.plots:
+            dvc_metrics.write_sweep_plots(Path(args.plots), Path(args.results_dir), dict.fromkeys(d[1] for d in done))
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     print(f"{len(runner.written)} records written under {args.results_dir}" if runner.written else
           "no records written: every selected job is not run (the reasons are above)")
@@ -271,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)),
                    help="where result records go (default: results/)")
     p.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1: fastest for toy SAEs)")
-    p.add_argument("--metrics", help="also write each claim's values (mean over seeds) to this JSON file")
+    p.add_argument("--metrics", metavar="DIR", help="also write DVC's metrics: DIR/<tier>/summary.json (verdict "
+                   "counts) and DIR/<tier>/<claim>.json (its counts and primary value, mean over seeds)")
+    p.add_argument("--plots", metavar="DIR", help="also write the sweeps' curves against L0 (mean over seeds) "
+                   "from the records: DIR/<tier>/<target>/<family>.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 

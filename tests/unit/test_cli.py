@@ -147,13 +147,14 @@ def test_bad_threads_is_one_line_and_exit_2(threads: str, capsys: pytest.Capture
 def test_a_metrics_path_that_cannot_be_written_is_refused_before_any_work(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "results"
-    assert main(["run", "--claim", "topk.exact_sparsity", "--quiet", "--results-dir", str(results),
-                 "--metrics", str(tmp_path)]) == 2
-    assert "is a folder; pass a JSON file path" in _one_line_error(capsys)
     (tmp_path / "f").write_text("x")
-    assert main(["run", "--claim", "topk.exact_sparsity", "--quiet", "--results-dir", str(results),
-                 "--metrics", str(tmp_path / "f" / "m.json")]) == 2
-    assert "f is a file, not a folder" in _one_line_error(capsys)
+    for option in ("--metrics", "--plots"):
+        assert main(["run", "--claim", "topk.exact_sparsity", "--quiet", "--results-dir", str(results),
+                     option, str(tmp_path / "f")]) == 2
+        assert f"{option} {tmp_path / 'f'} is a file; pass a folder" in _one_line_error(capsys)
+        assert main(["run", "--claim", "topk.exact_sparsity", "--quiet", "--results-dir", str(results),
+                     option, str(tmp_path / "f" / "m")]) == 2
+        assert "f is a file, not a folder" in _one_line_error(capsys)
     assert _tree(tmp_path) == ["f"]
 
 
