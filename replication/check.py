@@ -105,6 +105,9 @@ def validate(model: Any, sae: Any, hook: str, name: str) -> None:
     if d_in != d_model:
         raise CheckError(f"the SAE reads d_in = {d_in} but {hook} has width d_model = {d_model}: this SAE was "
                          "trained on another model or hook")
+    if int(model.cfg.d_vocab) < d_model:
+        raise CheckError(f"the model's vocabulary ({model.cfg.d_vocab}) is smaller than d_model ({d_model}): the "
+                         "bottom singular vectors of W_U the antipodal claims read are not defined")
     try:
         check_finite_weights(sae)
     except InvalidWeightsError as err:
@@ -172,8 +175,8 @@ def check(model: Any, sae: Any, *, hook: str | None = None, tokens: Callable[[],
     folder). Records (and the figures' arrays) go to ``results_dir`` if given. Returns one verdict per claim
     (every reading inside it), not run where this SAE cannot answer.
     """
-    from replication.papers.antipodal.analysis import AntipodalLayerMetrics, AntipodalSettings, FinalNorm, \
-        StreamInputs, measured
+    from replication.papers.antipodal.analysis import AntipodalLayerMetrics, AntipodalMetrics, AntipodalSettings, \
+        FinalNorm, StreamInputs, measured
     from replication.papers.bimodality.analysis import DistributionMetrics, alignment_metrics, histogram_arrays, \
         stream_alignment_arrays
     from replication.runner import Runner
@@ -189,9 +192,13 @@ def check(model: Any, sae: Any, *, hook: str | None = None, tokens: Callable[[],
     counted = None if tokens else n_tokens
     sae = sae.to(next(model.parameters()).device)
     arch = str(sae.cfg.architecture())
+    layered = int(model.cfg.n_layers) >= 3  # the depth trend of Fig 2b needs three layers
+    excluded = [(cid, f"{why}; this SAE is {arch}") for cid, why in TOPK_ONLY.items() if arch != "topk"]
+    if not layered:
+        excluded.append(("antipodal.u1_norm_rises_with_depth", f"the trend over layers needs >= 3 layers; the model "
+                                                               f"has {model.cfg.n_layers}"))
     target = Target(name, Tier.REAL, f"user check: {hook}, {arch} SAE (d_sae {sae.cfg.d_sae})", seeds=(None,),
-                    excluded=tuple((cid, f"{why}; this SAE is {arch}") for cid, why in TOPK_ONLY.items()
-                                   if arch != "topk"))
+                    excluded=tuple(excluded))
 
     def antipodal(t: Target, seed: int | None) -> Measured:
         d_model = int(model.cfg.d_model)
@@ -199,7 +206,7 @@ def check(model: Any, sae: Any, *, hook: str | None = None, tokens: Callable[[],
             sae=sae, W_U=unembedding(model, fold_final_norm=False).float(), final_norm=FinalNorm(*final_norm(model)),
             settings=AntipodalSettings() if d_model > 300 else AntipodalSettings.scaled(d_model),
             stream=lambda: activation_stream(model, hook, _progress(stream, counted, "antipodal pass", quiet)(),
-                                             with_layers=True))
+                                             with_layers=layered))
         return measured(inputs)
 
     def alignment(t: Target, seed: int | None) -> Measured:
@@ -207,7 +214,8 @@ def check(model: Any, sae: Any, *, hook: str | None = None, tokens: Callable[[],
         arr = stream_alignment_arrays(sae, batches, name)
         return Measured(alignment_metrics(arr), histogram_arrays(arr, "reference_"))
 
-    analyses = {"antipodal": Analysis("antipodal-user", Tier.REAL, (target,), AntipodalLayerMetrics, antipodal),
+    analyses = {"antipodal": Analysis("antipodal-user", Tier.REAL, (target,),
+                                      AntipodalLayerMetrics if layered else AntipodalMetrics, antipodal),
                 "bimodality": Analysis("bimodality-user", Tier.REAL, (target,), DistributionMetrics, alignment)}
     runner = Runner(results_dir=None if results_dir is None else Path(results_dir))
     verdicts = []
