@@ -10,6 +10,7 @@ Examples::
     sae-replicate show topk.less_shrinkage   # one claim in full
     sae-replicate run --tier toy             # measure, judge and record every toy claim
     sae-replicate run --claim topk.dead_latents --target toy-sparse
+    sae-replicate check --model DIR --sae DIR --text DIR   # the papers' SAE-level claims on your SAE
     sae-replicate report                     # Markdown + HTML report from the results store
 """
 
@@ -217,6 +218,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import torch
+
+    from replication.check import CheckError, check, not_answered, target_name
+    from replication.lm.text import TextSource
+
+    torch.set_num_threads(args.threads)
+    if args.quiet:  # the libraries' own loading bars too: stderr then holds only what went wrong
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+    if args.tokens < 1:
+        print(f"--tokens must be a positive count, got {args.tokens}", file=sys.stderr)
+        return 2
+    if args.text is not None and not Path(args.text).is_dir():
+        print(f"--text {args.text} is not a folder of .txt files", file=sys.stderr)
+        return 2
+    papers = tuple(args.paper or ("antipodal", "bimodality"))
+    name = target_name(args.model, args.sae)
+    try:
+        verdicts = check(args.model, args.sae, hook=args.hook, text=TextSource(folder=args.text), n_tokens=args.tokens,
+                         papers=papers, results_dir=args.results_dir, name=name, device=args.device,
+                         dtype=args.dtype, quiet=args.quiet)
+    except (CheckError, FileNotFoundError) as err:
+        print(f"sae-replicate check: {err}", file=sys.stderr)
+        return 2
+    for verdict in verdicts:
+        print(f"{verdict.claim_id:<42} {verdict.summary()}")
+    print("\nnot answered by one SAE:")
+    for missing in not_answered(papers):
+        print(f"  {missing.claim_id:<40} {missing.why}")
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    print(f"records written under {args.results_dir} (target {name}); `sae-replicate report --results-dir "
+          f"{args.results_dir}` renders them")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from replication.report import build_report
 
@@ -279,6 +321,25 @@ def build_parser() -> argparse.ArgumentParser:
                    "from the records: DIR/<tier>/<target>/<family>.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="judge the papers' SAE-level claims on your own model and SAE")
+    p.add_argument("--model", required=True, help="a transformer-lens model name, or a transformers "
+                                                  "`save_pretrained` folder")
+    p.add_argument("--sae", required=True, help="a sae-lens RELEASE/SAE_ID, or a sae-lens `save_model` folder")
+    p.add_argument("--paper", action="append", choices=["antipodal", "bimodality"],
+                   help="only this paper's claims (repeatable; default: both)")
+    p.add_argument("--hook", help="the hook the SAE reads (default: the SAE's metadata.hook_name)")
+    p.add_argument("--tokens", type=int, default=250_000, help="counted tokens to stream (default 250,000, "
+                                                               "the antipodal paper's)")
+    p.add_argument("--text", help="a folder of .txt files to tokenise (default: C4 through `datasets`, which "
+                                  "needs SAE_REPLICATION_ALLOW_DOWNLOAD=1)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: CUDA when there is one)")
+    p.add_argument("--dtype", default="float32", help="the model's dtype (float32, bfloat16)")
+    p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)),
+                   help="where result records go (default: results/); `sae-replicate report` renders them")
+    p.add_argument("--threads", type=int, default=1, help="torch threads on CPU")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="write the replication report (Markdown + HTML) from the results store")
     p.add_argument("--results-dir", default=os.environ.get("SAE_REPLICATION_RESULTS", str(DEFAULT_RESULTS)))

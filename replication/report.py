@@ -40,6 +40,8 @@ class Row:
     """For a negative control: whether it behaved as its expectation says."""
     readings: str = ""
     """Every reading's verdict (primary first), where the claim has an open choice."""
+    user: bool = False
+    """A row of `sae-replicate check` on the user's own model and SAE (its own section of the report)."""
 
 
 def _fmt_values(values: dict[str, tuple[float, ...]]) -> str:
@@ -102,22 +104,55 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
             shown = {**verdict.values, **verdict.preconditions, **verdict.reported}
             rows.append(Row(claim, tier, label, verdict.status.value, _fmt_values(shown), reason,
                             seeds, control_ok=ok, readings=readings))
+    return rows + _user_rows(registry, grouped)
+
+
+def _user_rows(registry, grouped: dict) -> list[Row]:
+    """One row per (claim, user target) of `sae-replicate check`'s records (targets named ``user-...``)."""
+    from replication.check import USER_PREFIX
+    from replication.claims import UnknownClaimError
+
+    rows = []
+    keys = sorted({(cid, tier, target) for cid, tier, target, _ in grouped if target.startswith(USER_PREFIX)})
+    for claim_id, tier, target in keys:
+        try:
+            claim = registry.get(claim_id)
+        except UnknownClaimError:
+            continue
+        by_reading = {r: grouped.get((claim_id, tier, target, r), []) for r in claim.reading_names}
+        verdicts = {r: aggregate([judge(claim, record_to_measurement(x), r) for x in recs])
+                    for r, recs in by_reading.items() if recs}
+        if claim.reading_names[0] not in verdicts:
+            continue
+        verdict = verdicts[claim.reading_names[0]]
+        readings = "" if claim.readings is None else "; ".join(
+            f"{r}{' (primary)' if k == 0 else ''}: " + (verdicts[r].status.value if r in verdicts else "not measured")
+            for k, r in enumerate(claim.reading_names))
+        shown = {**verdict.values, **verdict.preconditions, **verdict.reported}
+        rows.append(Row(claim, Tier(tier), target, verdict.status.value, _fmt_values(shown), verdict.reason, "-",
+                        readings=readings, user=True))
     return rows
 
 
 def stale_records(records: list[ResultRecord]) -> tuple[list[ResultRecord], list[str]]:
     """``(current, stale)``: the records of a registered claim on a (tier, target) it is still bound to, and
     one line per (claim, tier, target) of the others (a claim or target since removed or renamed), which the
-    report lists instead of dropping."""
+    report lists instead of dropping. Records of `sae-replicate check` (``user-...`` targets) are current while
+    their claim is registered."""
+    from replication.check import USER_PREFIX
     from replication.papers import registry as analysis_registry
 
     analyses = analysis_registry()
     bound = {(claim.id, tier.value, target.name) for claim in REGISTRY
              for tier, target, _ in analyses.bindings(claim) if target is not None}
-    current = [r for r in records if (r.claim_id, r.tier, r.target) in bound]
+
+    def is_current(r: ResultRecord) -> bool:
+        return (r.claim_id, r.tier, r.target) in bound or (r.target.startswith(USER_PREFIX) and r.claim_id in REGISTRY)
+
+    current = [r for r in records if is_current(r)]
     stale: dict[tuple[str, str, str], int] = defaultdict(int)
     for r in records:
-        if (r.claim_id, r.tier, r.target) not in bound:
+        if not is_current(r):
             stale[(r.claim_id, r.tier, r.target)] += 1
     lines = [f"{cid} on {tier}/{target}: {n} record(s); "
              + ("the claim is no longer registered" if cid not in REGISTRY else "the claim no longer runs there")
@@ -185,7 +220,7 @@ def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> d
 # ---------------------------------------------------------------------------------- document model
 # The report is built once as a list of blocks and rendered twice (Markdown, HTML), so both say the same.
 
-Block = tuple  # ("h1"|"h2"|"p", text) | ("table", header, rows, row_classes) | ("figure", path, caption) | ("ul", items)
+Block = tuple  # ("h1"|"h2"|"h3"|"p", text) | ("table", header, rows, row_classes) | ("figure", path, caption) | ("ul", items)
 
 _SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive",
           "not run": "not run"}
@@ -225,6 +260,8 @@ def _row_class(rows: list[Row]) -> str:
 
 def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], records: list[ResultRecord],
                  stale: list[str] = ()) -> list[Block]:
+    user = [r for r in rows if r.user]
+    rows = [r for r in rows if not r.user]
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.status] += 1
@@ -260,12 +297,33 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
                          r.claim.criterion, _verdict_text(r, r.status), r.readings or "—", r.reason] for r in prows],
                        [_row_class([r]) for r in prows]))
         blocks.append(("ul", [_claim_note(c) for c in dict.fromkeys(r.claim for r in prows)]))
+    if user:
+        blocks += _user_blocks(user)
     tinylm = _tinylm_lines()
     if tinylm:
         blocks += [("h2", "The tiny LM of the tinylm tier"), ("ul", tinylm)]
     if stale:
         blocks += [("h2", "Stale records (not judged)"), ("ul", list(stale))]
     blocks += [("h2", "Provenance"), ("ul", [line[2:] for line in _provenance(records)])]
+    return blocks
+
+
+def _user_blocks(rows: list[Row]) -> list[Block]:
+    """The section of `sae-replicate check`'s targets: each claim on the user's SAE beside the paper's value
+    (its figures are drawn with the papers' own, in their sections)."""
+    blocks: list[Block] = [
+        ("h2", "Your SAEs (sae-replicate check)"),
+        ("p", "The papers' SAE-level claims measured on models and SAEs named on the command line, judged with "
+              "the real tier's conditions. Their panels are in the papers' figures above (targets named user-...)."),
+    ]
+    for target in dict.fromkeys(r.target for r in rows):
+        mine = [r for r in rows if r.target == target]
+        blocks.append(("h3", target))
+        blocks.append(("table", ["claim", "paper reports", "this SAE", "criterion", "verdict", "every reading",
+                                 "why / notes"],
+                       [[r.claim.id, r.claim.paper_value, r.ours, r.claim.criterion, _verdict_text(r, r.status),
+                         r.readings or "—", r.reason] for r in mine],
+                       [_row_class([r]) for r in mine]))
     return blocks
 
 
@@ -319,6 +377,8 @@ def render_markdown(blocks: list[Block], out_dir: Path) -> str:
             lines += [f"# {block[1]}", ""]
         elif kind == "h2":
             lines += [f"## {block[1]}", ""]
+        elif kind == "h3":
+            lines += [f"### {block[1]}", ""]
         elif kind == "p":
             lines += [block[1], ""]
         elif kind == "table":
@@ -347,7 +407,7 @@ def render_html(blocks: list[Block]) -> str:
            f"<style>{_CSS}</style></head><body>"]
     for block in blocks:
         kind = block[0]
-        if kind in ("h1", "h2", "p"):
+        if kind in ("h1", "h2", "h3", "p"):
             out.append(f"<{kind}>{e(block[1])}</{kind}>")
         elif kind == "table":
             _, header, body, classes = block

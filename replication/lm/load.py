@@ -29,7 +29,11 @@ exact repo id, file and command that fetches them.
 
 from __future__ import annotations
 
+import copy
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +128,23 @@ def sae_availability(release: str, sae_id: str) -> str | None:
             f"{ALLOW_DOWNLOAD_ENV}=1 on a machine with hub access")
 
 
+@contextmanager
+def _config_transformer_lens_reads(name: str, hf_config: Any) -> Iterator[str]:
+    """The directory whose ``config.json`` transformer-lens's conversion should read for the model in ``name``.
+
+    transformer-lens 3.9 reads GPT-2's context length as ``hf_config.n_ctx``, which transformers 5 no longer
+    writes (``GPT2Config`` keeps only ``n_positions``); for such a config, a temporary directory holding the
+    same config with ``n_ctx = n_positions`` is given instead. Any other model reads ``name`` itself."""
+    if getattr(hf_config, "model_type", None) != "gpt2" or hasattr(hf_config, "n_ctx"):
+        yield name
+        return
+    patched = copy.deepcopy(hf_config)
+    patched.n_ctx = patched.n_positions
+    with tempfile.TemporaryDirectory(prefix="tl-config-") as tmp:
+        patched.save_pretrained(tmp)
+        yield tmp
+
+
 def load_hooked_transformer(name: str, *, dtype: torch.dtype = torch.float32, device: str = "cpu") -> Any:
     """A ``HookedTransformer`` with unprocessed weights, from an official name or a local HF directory."""
     from transformer_lens import HookedTransformer
@@ -137,8 +158,10 @@ def load_hooked_transformer(name: str, *, dtype: torch.dtype = torch.float32, de
     from transformers import AutoModelForCausalLM
 
     hf_model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
-    cfg = loading.get_pretrained_model_config(name, hf_cfg=hf_model.config.to_dict(), fold_ln=False,
-                                              device=device, dtype=dtype)
+    with _config_transformer_lens_reads(name, hf_model.config) as config_dir:
+        cfg = loading.get_pretrained_model_config(config_dir, hf_cfg=hf_model.config.to_dict(), fold_ln=False,
+                                                  device=device, dtype=dtype)
+    cfg.model_name = Path(name).name
     tokenizer = None
     if (Path(name) / "tokenizer.json").exists() or (Path(name) / "tokenizer_config.json").exists():
         from transformers import AutoTokenizer

@@ -23,15 +23,23 @@ TEXT_ENV = "SAE_REPLICATION_TEXT"
 
 @dataclass(frozen=True)
 class TextSource:
-    """Text for a token stream: a local folder of .txt files, else a streamed hub dataset."""
+    """Text for a token stream: a local folder of .txt files (``folder``, else ``SAE_REPLICATION_TEXT``),
+    else a streamed hub dataset."""
 
     dataset: str = "allenai/c4"
     config: str | None = "en"
     split: str = "train"
     text_field: str = "text"
+    folder: str | None = None
+    """A local folder of ``.txt`` files that replaces the data set (``sae-replicate check --text DIR``)."""
+
+    def _local(self) -> str | None:
+        return self.folder or os.environ.get(TEXT_ENV)
 
     def availability(self) -> str | None:
-        local = os.environ.get(TEXT_ENV)
+        if self.folder:
+            return None if any(Path(self.folder).rglob("*.txt")) else f"text folder {self.folder} holds no .txt files"
+        local = self._local()
         if local:
             return None if any(Path(local).rglob("*.txt")) else f"{TEXT_ENV}={local} holds no .txt files"
         if downloads_allowed():
@@ -40,7 +48,7 @@ class TextSource:
                 f"stream {self.dataset} ({self.config}) through `datasets`")
 
     def texts(self) -> Iterator[str]:
-        local = os.environ.get(TEXT_ENV)
+        local = self._local()
         if local:
             for path in sorted(Path(local).rglob("*.txt")):
                 yield path.read_text(encoding="utf-8", errors="replace")

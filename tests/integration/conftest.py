@@ -24,7 +24,7 @@ def fixture_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", pad_token="<pad>", unk_token="<unk>")
     model_dir = root / "tiny-model"
     torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=len(fast), n_positions=64, n_ctx=64,
+    GPT2LMHeadModel(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=len(fast), n_positions=64,
                                bos_token_id=fast.bos_token_id)).save_pretrained(model_dir)
     fast.save_pretrained(model_dir)
     cls, cfg_cls = get_sae_class("jumprelu")

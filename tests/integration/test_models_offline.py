@@ -20,9 +20,8 @@ def _tiny_gpt2(path: Path) -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    # n_ctx: transformer-lens reads it; transformers 5 no longer sets it by default
-    GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=97, n_positions=64, n_ctx=64)
-                    ).save_pretrained(path)
+    # as transformers 5 writes it: n_positions only, no n_ctx (which transformer-lens's conversion reads)
+    GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=97, n_positions=64)).save_pretrained(path)
 
 
 def _tiny_llama(path: Path) -> None:

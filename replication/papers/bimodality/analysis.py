@@ -9,6 +9,7 @@ in :mod:`.sweeps`; the metric sets each tier's analysis declares are below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -17,7 +18,8 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from replication.checks import check_finite_weights, check_sae_input
-from replication.metrics import DeadWindow, activation_density, activation_density_over
+from replication.lm.hooks import ActivationBatch
+from replication.metrics import DeadWindow, activation_density, activation_density_over, fire_counts
 from replication.metrics.bimodality import (
     Bimodality,
     alignment_scores,
@@ -68,6 +70,27 @@ def alignment_arrays(sae: Any, x: Float[Tensor, "tokens d_in"], larger: Any | No
             mcs = max_cosine_similarity(sae.W_dec.detach(), larger.W_dec.detach())
     density, n = _density(sae, x, dead_window)
     return AlignmentArrays(a, bimodality(a), density, density == 0, mcs, n)
+
+
+def stream_alignment_arrays(sae: Any, batches: Iterable[ActivationBatch], name: str = "SAE") -> AlignmentArrays:
+    """Alignment scores of an SAE and its dead set over an activation stream (only counted tokens: BOS and pad
+    excluded), e.g. :func:`replication.lm.hooks.activation_stream` of a model at the SAE's hook.
+
+    a_i is read from the SAE as sae-lens loads it (``W_enc``, ``W_dec``); a rescaling of encoder row and decoder
+    column by c and 1/c (which a decoder-norm fold is) leaves a_i unchanged (§3.1).
+    """
+    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.int64, device=sae.W_dec.device)
+    n = 0
+    for batch in batches:
+        with torch.no_grad():
+            f = sae.encode(batch.resid.to(sae.W_dec.device, sae.W_dec.dtype))
+        counts += fire_counts(f, batch.mask.to(f.device))
+        n += int(batch.mask.sum())
+    if n == 0:
+        raise ValueError(f"{name}: the token stream held no counted token")
+    density = counts.to(torch.float64).cpu() / n
+    a = alignment_scores(sae.W_enc.detach().float().cpu(), sae.W_dec.detach().float().cpu())
+    return AlignmentArrays(a, bimodality(a), density, density == 0, None, n)
 
 
 def alignment_metrics(arr: AlignmentArrays) -> dict[str, float]:

@@ -23,14 +23,13 @@ from replication.lm.load import SAESource, best_device, load_lm
 from replication.lm.spec import LMTargetSpec
 from replication.lm.splice import SplicedLosses, spliced_losses
 from replication.lm.text import TextSource, text_windows
-from replication.metrics import fire_counts
-from replication.metrics.bimodality import alignment_scores, bimodality
 from replication.papers.bimodality.analysis import (
     AlignmentArrays,
     DistributionMetrics,
     TrainingCellMetrics,
     alignment_metrics,
     histogram_arrays,
+    stream_alignment_arrays,
 )
 from replication.papers.bimodality.sweeps import ReluSweep, SweepSettings, ce_recovered_metrics, relu_sweep, relu_sweep_metrics
 from replication.targets import Analysis, Measured, Target
@@ -61,18 +60,7 @@ def bimodality_lm_arrays(spec: LMTargetSpec) -> AlignmentArrays:
     leaves a_i unchanged (§3.1).
     """
     model, sae = spec.load()
-    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.int64, device=sae.W_dec.device)
-    n = 0
-    for batch in activation_stream(model, spec.hook_name, spec.tokens(model)):
-        with torch.no_grad():
-            f = sae.encode(batch.resid.to(sae.W_dec.dtype))
-        counts += fire_counts(f, batch.mask.to(f.device))
-        n += int(batch.mask.sum())
-    if n == 0:
-        raise ValueError(f"{spec.name}: the token stream held no counted token")
-    density = counts.to(torch.float64).cpu() / n
-    a = alignment_scores(sae.W_enc.detach().float().cpu(), sae.W_dec.detach().float().cpu())
-    return AlignmentArrays(a, bimodality(a), density, density == 0, None, n)
+    return stream_alignment_arrays(sae, activation_stream(model, spec.hook_name, spec.tokens(model)), spec.name)
 
 
 def _pretrained_measure(target: Target, seed: int | None) -> Measured:
