@@ -76,7 +76,10 @@ def load_inputs(model: Any, sae: Any, *, device: str = "auto", dtype: str = "flo
     if isinstance(model, str):
         model = load_hooked_transformer(model, dtype=getattr(torch, dtype), device=dev)
     if source is not None:
-        sae = source.load(device=dev)
+        try:
+            sae = source.load(device=dev)
+        except InvalidWeightsError as err:
+            raise CheckError(str(err)) from None
     return model, sae
 
 

@@ -17,8 +17,9 @@ one other single-threaded job running: 0.77 s/step with 1 thread, 0.47 s/step wi
 are faster only when the second core is free; the suite runs other jobs beside this one, so it uses one.
 
 Outputs (atomically): the checkpoint directory (``replication.tinylm.model`` format) with ``metrics.json``,
-``curve.csv`` (step, train loss, held-out loss at eval steps) and ``training.json`` (the parameters), and a
-copy of ``metrics.json`` / ``curve.csv`` where DVC reads metrics and plots.
+``curve.csv`` (step, train loss, held-out loss at eval steps) and ``training.json`` (the parameters); where
+DVC reads metrics and plots, the headline ``lm.json`` (``value``: the held-out loss in nats/token, the one
+column DVC's table shares with the claims' metrics) and a copy of ``curve.csv``.
 """
 
 from __future__ import annotations
@@ -163,18 +164,25 @@ def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
     return metrics
 
 
+def lm_headline(metrics: dict) -> dict[str, float]:
+    """What `dvc metrics show` prints for the LM: its held-out loss as ``value`` (the full metrics stay in the
+    checkpoint's ``metrics.json`` and the report), so the table keeps the claims' six columns."""
+    return {"value": float(metrics["heldout_loss"])}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from replication.tinylm.config import REPO, add_stage_arguments, artifacts, stage_params
 
     parser = argparse.ArgumentParser(description="Train the tiny LM (stage `tinylm-lm`).")
     add_stage_arguments(parser)
-    parser.add_argument("--metrics-dir", help="also copy metrics.json and curve.csv here (default: "
-                                              "metrics/tinylm/<profile>)")
+    parser.add_argument("--metrics-dir", help="also write the headline lm.json and a copy of curve.csv here "
+                                              "(default: metrics/tinylm/<profile>)")
     args = parser.parse_args(argv)
     paths = artifacts(args.profile, args.root)
     train_lm(stage_params("lm", args.profile, Path(args.params)), paths.tokenizer, paths.lm)
     metrics_dir = Path(args.metrics_dir) if args.metrics_dir else REPO / "metrics" / "tinylm" / args.profile
-    write_json_atomic(metrics_dir / "lm.json", json.loads((paths.lm / "metrics.json").read_text()))
+    metrics = json.loads((paths.lm / "metrics.json").read_text())
+    write_json_atomic(metrics_dir / "lm.json", lm_headline(metrics))
     metrics_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(paths.lm / "curve.csv", metrics_dir / "lm-curve.csv")
     return 0

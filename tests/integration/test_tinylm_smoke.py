@@ -48,8 +48,9 @@ def test_smoke_pipeline_end_to_end(smoke_root: Path, tmp_path: Path, monkeypatch
     paths = artifacts("smoke", smoke_root / "data")
     provenance = json.loads((paths.corpus / "provenance.json").read_text())
     assert provenance["splits"]["train"]["documents"] > 0 and provenance["splits"]["heldout"]["documents"] > 0
-    metrics = json.loads((smoke_root / "metrics" / "lm.json").read_text())
-    assert metrics == json.loads((paths.lm / "metrics.json").read_text())
+    metrics = json.loads((paths.lm / "metrics.json").read_text())
+    # DVC's headline: the held-out loss alone, in the column the claims' metrics share
+    assert json.loads((smoke_root / "metrics" / "lm.json").read_text()) == {"value": metrics["heldout_loss"]}
     # plumbing check: 200 steps of training do something (measured: 4.80 vs 5.10 nats on this profile)
     assert metrics["heldout_loss"] < metrics["unigram_heldout_loss"]
 
@@ -128,7 +129,7 @@ def test_dvc_repro_of_the_smoke_stages_twice_reruns_nothing(tmp_path: Path) -> N
     assert "@full" not in first
     second = dvc("repro", "tinylm-activations@smoke")
     assert "Running stage" not in second, second
-    assert "heldout_loss" in dvc("metrics", "show")
+    assert "lm.json" in dvc("metrics", "show")
 
 
 @pytest.mark.tinylm

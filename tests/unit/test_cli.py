@@ -154,7 +154,7 @@ def test_a_metrics_path_that_cannot_be_written_is_refused_before_any_work(
         assert f"{option} {tmp_path / 'f'} is a file; pass a folder" in _one_line_error(capsys)
         assert main(["run", "--claim", "topk.exact_sparsity", "--quiet", "--results-dir", str(results),
                      option, str(tmp_path / "f" / "m")]) == 2
-        assert "f is a file, not a folder" in _one_line_error(capsys)
+        assert "which is a file, not a folder" in _one_line_error(capsys)
     assert _tree(tmp_path) == ["f"]
 
 

@@ -242,10 +242,10 @@ def test_readers_find_a_profile_through_the_environment(pipeline: Artifacts, mon
 
 def test_stage_parameters_are_read_by_group_with_named_errors(tmp_path: Path) -> None:
     from replication.tinylm.__main__ import main
-    from replication.tinylm.config import REPO, stage_params
+    from replication.tinylm.config import REPO, ParamsError, stage_params
 
     assert stage_params("lm", "smoke", REPO / "params.yaml")["n_layers"] >= 1
-    with pytest.raises(KeyError, match="no group tinylm.smoke.corpus"):
+    with pytest.raises(ParamsError, match="no group tinylm.smoke.corpus"):
         (tmp_path / "p.yaml").write_text("tinylm: {}\n")
         stage_params("corpus", "smoke", tmp_path / "p.yaml")
     with pytest.raises(ValueError, match="unknown tiny-LM stage"):
