@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from replication.io import write_json_atomic
+from replication.io import give_usual_modes, write_json_atomic
 
 #: bump to invalidate every cached artefact after a change that alters what training produces
 CACHE_VERSION = 1
@@ -167,6 +167,7 @@ def cached_dir(kind: str, config: Mapping[str, Any], build: Callable[[Path], Non
         build(tmp)
         write_json_atomic(tmp / "config.json", dict(config))
         write_json_atomic(tmp / _DONE, manifest(tmp))
+        give_usual_modes(tmp)  # mkdtemp makes 0700, safetensors writes 0600
         if path.exists() and (damaged or not is_built(path)):
             # a leftover without DONE, or a damaged entry: moved aside (a reader holding it keeps its files)
             aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp"))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from replication.claims import Claim, Tier
-from replication.io import json_text, write_texts_atomic
+from replication.io import json_text, write_bytes_atomic, write_texts_atomic
 from replication.provenance import device_description, git_revision, library_versions
 from replication.verdict import Measurement, Verdict
 
@@ -269,10 +269,7 @@ def write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
         payload[key] = np.asarray(value)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **payload)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def read_arrays(path: Path) -> dict[str, Any]:

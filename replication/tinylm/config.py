@@ -247,14 +247,17 @@ def run_stage(main: Any, argv: Any = None) -> int:
 def atomic_output_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; on success it replaces ``path``, on error it is removed.
 
-    A stage's output directory therefore holds either the previous complete output or the new one.
+    A stage's output directory therefore holds either the previous complete output or the new one, every
+    file and folder in it with the usual mode (:func:`replication.io.give_usual_modes`).
     """
+    from replication.io import give_usual_modes
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o755)  # mkdtemp makes 0700
     try:
         yield tmp
+        give_usual_modes(tmp)  # mkdtemp makes 0700, safetensors writes 0600
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
