@@ -260,10 +260,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from replication.report import build_report
+    from replication.report import PROVENANCE_PAGE, build_report
 
     paths = build_report(results_dir=Path(args.results_dir), out_dir=Path(args.out), html=not args.no_html)
-    for p in paths:
+    for p in [*paths, Path(args.out) / PROVENANCE_PAGE]:
         print(p)
     return 0
 

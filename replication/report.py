@@ -6,7 +6,12 @@ seeds), the criterion and its rationale, and a verdict re-judged from the record
 choice, with every other reading's verdict beside it; ``inconclusive`` (a failed precondition, named with its
 value) in its own colour. A claim not measured says why (not implemented, needs a GPU, needs weights, needs
 an LLM judge, not measured yet). Then a section per paper with figures,
-and provenance (versions, git revisions, devices, wall times) at the bottom.
+and provenance (versions, devices) at the bottom.
+
+Nothing in ``report.md``, ``report.html`` or the figures varies from run to run: the same records give the
+same bytes. What does vary (git revisions, wall times, when records were written, the tiny LM's training
+time) is written to ``provenance.md`` beside them (:func:`run_provenance_lines`), which the DVC stage does not
+declare as an output, so DVC never hashes it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from pathlib import Path
 
 from replication.claims import REGISTRY, Claim, Tier
 from replication.io import save_figure_atomic, write_text_atomic
-from replication.results import ResultRecord, ResultsDirError, check_results_dir, iter_records, record_to_measurement
+from replication.results import (
+    ResultRecord,
+    ResultsDirError,
+    check_results_dir,
+    iter_records,
+    read_provenance,
+    record_path,
+    record_to_measurement,
+)
 from replication.verdict import Status, aggregate, judge
 
 
@@ -140,8 +153,10 @@ def stale_records(records: list[ResultRecord]) -> tuple[list[ResultRecord], list
     report lists instead of dropping. Records of `sae-replicate check` (``user-...`` targets) are current while
     their claim is registered."""
     from replication.check import USER_PREFIX
+    from replication.claims import load_all as load_claims
     from replication.papers import registry as analysis_registry
 
+    load_claims()  # every catalog claim registered first: a claim not imported yet is not a removed one
     analyses = analysis_registry()
     bound = {(claim.id, tier.value, target.name) for claim in REGISTRY
              for tier, target, _ in analyses.bindings(claim) if target is not None}
@@ -161,27 +176,54 @@ def stale_records(records: list[ResultRecord]) -> tuple[list[ResultRecord], list
     return current, lines
 
 
+PROVENANCE_PAGE = "provenance.md"
+
+
 def _provenance(records: list[ResultRecord]) -> list[str]:
+    """What measured the records (devices, versions): the same for every run on a machine kind (pure)."""
     if not records:
-        return ["No result records yet."]
-    revs = sorted({r.git_revision for r in records})
+        return ["- No result records yet."]
     devices = sorted({r.device for r in records})
     versions = sorted({tuple(sorted(r.versions.items())) for r in records})
-    wall: dict[tuple[str, str], float] = defaultdict(float)
-    seen = set()
-    for r in records:
-        key = (r.tier, r.target, r.seed)
-        if key not in seen:  # one measurement serves every claim of a (target, seed): count it once
-            seen.add(key)
-            wall[(r.tier, r.target)] += r.wall_time_s
-    lines = [f"- git revision(s): {', '.join(revs)}", f"- device(s): {', '.join(devices)}"]
+    lines = [f"- device(s): {', '.join(devices)}"]
     for v in versions:
         lines.append("- versions: " + ", ".join(f"{k} {val}" for k, val in v))
-    lines.append("- measurement wall time per target (all seeds; cached training not re-counted): "
-                 + ", ".join(f"{t}/{n} {s:.1f} s" for (t, n), s in sorted(wall.items())))
-    lines.append(f"- records: {len(records)}, written {min(r.timestamp for r in records)} to "
-                 f"{max(r.timestamp for r in records)}")
+    lines.append(f"- records: {len(records)}; git revisions, wall times and when they were written vary from run "
+                 f"to run: see {PROVENANCE_PAGE} beside this report (not hashed by DVC)")
     return lines
+
+
+def run_provenance_lines(records: list[ResultRecord], provenance: dict[tuple[str, str], dict],
+                         tinylm: dict | None = None) -> list[str]:
+    """What varies from run to run, from the results' provenance files (:func:`read_provenance`) and the
+    tiny LM's stage provenance (pure)."""
+    entries = []
+    for r in records:
+        rel = record_path(Path("."), r.tier, r.target, r.claim_id, r.seed, r.reading).relative_to(r.tier)
+        entries.append((r, provenance.get((r.tier, rel.as_posix()))))
+    known = [(r, e) for r, e in entries if e is not None]
+    lines = []
+    if len(known) < len(entries):
+        lines.append(f"- {len(entries) - len(known)} of {len(entries)} records have no provenance entry (written "
+                     "by an earlier version, or their provenance file was deleted)")
+    if known:
+        revs = sorted({str(e.get("git_revision", "unknown")) for _, e in known})
+        stamps = sorted(str(e.get("timestamp", "?")) for _, e in known)
+        wall: dict[tuple[str, str], float] = defaultdict(float)
+        seen = set()
+        for r, e in known:
+            key = (r.tier, r.target, r.seed)
+            if key not in seen:  # one measurement serves every claim of a (target, seed): count it once
+                seen.add(key)
+                wall[(r.tier, r.target)] += float(e.get("wall_time_s", 0.0))
+        lines.append(f"- git revision(s): {', '.join(revs)}")
+        lines.append("- measurement wall time per target (all seeds; cached training not re-counted): "
+                     + ", ".join(f"{t}/{n} {s:.1f} s" for (t, n), s in sorted(wall.items())))
+        lines.append(f"- records: {len(known)}, written {stamps[0]} to {stamps[-1]}")
+    if tinylm:
+        lines.append(f"- tiny LM: trained in {tinylm['train_wall_s']:.0f} s on {tinylm.get('threads', '?')} "
+                     f"thread(s), {tinylm.get('timestamp', '?')}")
+    return lines or ["- No result records yet."]
 
 
 def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> dict[str, list[tuple[Path, str]]]:
@@ -361,8 +403,23 @@ def _tinylm_lines() -> list[str]:
     lines.append(f"LM: {metrics['n_params'] / 1e6:.2f}M parameters, {metrics['steps']} steps, "
                  f"{metrics['tokens_seen'] / 1e6:.2f}M tokens seen; held-out loss {metrics['heldout_loss']:.3f} "
                  f"nats/token vs the unigram baseline {metrics['unigram_heldout_loss']:.3f} on the same "
-                 f"{metrics['heldout_tokens_evaluated']} held-out tokens; trained in {metrics['train_wall_s']:.0f} s")
+                 f"{metrics['heldout_tokens_evaluated']} held-out tokens")
     return lines
+
+
+def _tinylm_run_provenance() -> dict | None:
+    """The tiny LM stage's run-varying provenance (training wall time), if the tier was built."""
+    import json
+
+    from replication.tinylm import artifacts
+    from replication.tinylm.config import stage_provenance_path
+
+    path = stage_provenance_path(artifacts().lm)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("train_wall_s"), (int, float)) else None
 
 
 def _md_cell(text: str) -> str:
@@ -427,7 +484,8 @@ def render_html(blocks: list[Block]) -> str:
 
 
 def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Path]:
-    """Write ``report.md`` (and ``report.html``) under ``out_dir`` from the records under ``results_dir``.
+    """Write ``report.md`` (and ``report.html``) under ``out_dir`` from the records under ``results_dir``, and
+    beside them :data:`PROVENANCE_PAGE`, what varies from run to run; returns the report's paths.
 
     Raises :class:`~replication.results.ResultsDirError` if ``results_dir`` is no folder or ``out_dir`` cannot
     be written, and :class:`~replication.results.MalformedRecordError` for a damaged record, before writing."""
@@ -439,10 +497,15 @@ def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Pa
         raise ResultsDirError(f"report folder: {problem}; pass --out a writable folder")
     records, stale = stale_records(iter_records(results_dir))
     rows = collect_rows(records)
+    (Path(out_dir) / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even when no figure is drawn
     figures = _figures(records, Path(results_dir), Path(out_dir))
     blocks = build_blocks(rows, figures, records, stale)
     md_path = Path(out_dir) / "report.md"
     write_text_atomic(md_path, render_markdown(blocks, Path(out_dir)))
+    lines = run_provenance_lines(records, read_provenance(results_dir), _tinylm_run_provenance())
+    page = "\n".join(["# Run provenance", "", f"What varies from run to run for the report {md_path.name} beside "
+                      "this page (DVC does not hash this file).", "", *lines, ""])
+    write_text_atomic(Path(out_dir) / PROVENANCE_PAGE, page)
     paths = [md_path]
     if html:
         html_path = Path(out_dir) / "report.html"

@@ -5,13 +5,18 @@ measured under several readings of an open choice (one record per reading). :fun
 back into a pandas DataFrame with one row per (record, condition). A record holds the measured values, so
 :func:`record_to_measurement` and :func:`replication.verdict.judge` re-judge it with the same code that
 judged the fresh run.
+
+A record holds only what the measurement determines: the same inputs, code and machine kind write the same
+bytes. What varies from run to run (git revision, wall time, when it was written) goes to the tier's
+provenance file ``<root>/provenance/<tier>.json`` (:func:`write_provenance`), outside every tier's folder, so
+that DVC, which hashes ``<root>/<tier>``, never sees it. Saved arrays (``.npz``) are written with sorted
+keys and fixed zip timestamps (:func:`write_arrays`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -23,7 +28,9 @@ from replication.io import json_text, write_bytes_atomic, write_texts_atomic
 from replication.provenance import device_description, git_revision, library_versions
 from replication.verdict import Measurement, Verdict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""3: ``git_revision``, ``wall_time_s`` and ``timestamp`` moved to the provenance file."""
+PROVENANCE_SCHEMA = 1
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "schema": int,
@@ -39,10 +46,7 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "verdict": str,
     "reason": str,
     "versions": dict,
-    "git_revision": str,
     "device": str,
-    "wall_time_s": (int, float),
-    "timestamp": str,
 }
 _CONDITION_KEYS = {"metric": str, "value": (int, float), "comparator": str, "threshold": (int, float)}
 
@@ -92,14 +96,12 @@ class ResultRecord:
     verdict: str
     reason: str
     versions: dict[str, str]
-    git_revision: str
     device: str
-    wall_time_s: float
-    timestamp: str
 
 
 def make_record(claim: Claim, measurement: Measurement, verdict: Verdict) -> ResultRecord:
-    """The record of one per-seed verdict (under its reading), with provenance."""
+    """The record of one per-seed verdict (under its reading), with the versions and device that measured it
+    (the run-varying provenance is :func:`provenance_entry`'s)."""
     values = {**verdict.values, **verdict.preconditions}
 
     def rows(conds: tuple) -> list[dict[str, Any]]:
@@ -120,11 +122,56 @@ def make_record(claim: Claim, measurement: Measurement, verdict: Verdict) -> Res
         verdict=verdict.status.value,
         reason=verdict.reason,
         versions=library_versions(),
-        git_revision=git_revision(),
         device=device_description(),
-        wall_time_s=float(measurement.wall_time_s),
-        timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
+
+
+def provenance_entry(measurement: Measurement) -> dict[str, Any]:
+    """What varies from one run of a record to the next: the git revision, the measurement's wall time
+    (shared by every claim of its (target, seed)) and when the record was written."""
+    return {"git_revision": git_revision(), "wall_time_s": float(measurement.wall_time_s),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def provenance_path(root: Path, tier: str) -> Path:
+    return Path(root) / "provenance" / f"{tier}.json"
+
+
+def _provenance_records(path: Path) -> dict[str, dict[str, Any]]:
+    """The ``records`` of one provenance file; an absent, unreadable or older one holds none (pure read)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict) or data.get("schema") != PROVENANCE_SCHEMA:
+        return {}
+    if not isinstance(data.get("records"), dict):
+        return {}
+    return {k: v for k, v in data["records"].items() if isinstance(v, dict)}
+
+
+def write_provenance(root: Path, entries: Mapping[Path, Mapping[str, Any]]) -> None:
+    """Merge ``{record path: provenance_entry}`` into each tier's provenance file, atomically; entries of
+    records no longer in the store (another seed set, a deleted claim) are dropped."""
+    root = Path(root)
+    by_tier: dict[str, dict[str, Any]] = {}
+    for path, entry in entries.items():
+        rel = Path(path).relative_to(root)
+        by_tier.setdefault(rel.parts[0], {})[Path(*rel.parts[1:]).as_posix()] = dict(entry)
+    files = {}
+    for tier, new in by_tier.items():
+        path = provenance_path(root, tier)
+        kept = {k: v for k, v in _provenance_records(path).items() if (root / tier / k).is_file()}
+        files[path] = json_text({"schema": PROVENANCE_SCHEMA, "tier": tier, "records": {**kept, **new}})
+    write_texts_atomic(files)
+
+
+def read_provenance(root: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(tier, record path under the tier): entry}`` of every provenance file under ``root``."""
+    out = {}
+    for path in sorted((Path(root) / "provenance").glob("*.json")):
+        out.update({(path.stem, rel): entry for rel, entry in _provenance_records(path).items()})
+    return out
 
 
 def record_path(root: Path, tier: str, target: str, claim_id: str, seed: int | None,
@@ -192,8 +239,6 @@ def _check_values(path: Path, data: dict[str, Any]) -> None:
         for key, value in data[field_name].items():
             if not _is_finite_number(value):
                 raise MalformedRecordError(f"{path}: {field_name}[{key!r}] is {value!r}, not a finite number")
-    if not _is_finite_number(data["wall_time_s"]) or data["wall_time_s"] < 0:
-        raise MalformedRecordError(f"{path}: wall_time_s is {data['wall_time_s']!r}, not a finite number >= 0")
 
 
 def _check_path(path: Path, data: dict[str, Any]) -> None:
@@ -243,7 +288,6 @@ def record_to_measurement(record: ResultRecord) -> Measurement:
         target=record.target,
         seed=record.seed,
         values=values,
-        wall_time_s=record.wall_time_s,
     )
 
 
@@ -253,8 +297,10 @@ def arrays_path(root: Path, tier: str, target: str, analysis: str, seed: int | N
 
 def write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
     """Save an analysis' arrays (tensors, arrays, numbers; ``None`` entries skipped) as one ``.npz``,
-    atomically."""
+    atomically and deterministically: members in sorted key order, fixed timestamps and modes, so the same
+    arrays give the same bytes (``numpy.load`` reads it as any ``.npz``)."""
     import io
+    import zipfile
 
     import numpy as np
     import torch
@@ -268,7 +314,13 @@ def write_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
             value = value.float().numpy() if value.dtype == torch.bfloat16 else value.numpy()
         payload[key] = np.asarray(value)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **payload)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key in sorted(payload):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, payload[key], allow_pickle=False)
     write_bytes_atomic(path, buffer.getvalue())
 
 
@@ -310,7 +362,7 @@ def load_results(root: Path) -> "pandas.DataFrame":  # noqa: F821
             rows.append({**base, "role": "reported", "metric": metric, "value": value})
     columns = ["claim_id", "tier", "target", "seed", "reading", "role", "metric", "value", "comparator",
                "threshold", "verdict",
-               "reason", "git_revision", "device", "wall_time_s", "timestamp"]
+               "reason", "device"]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)

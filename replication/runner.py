@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from replication.claims import REGISTRY, Claim, Tier
-from replication.results import arrays_path, make_record, remove_stale_records, write_arrays, write_records
+from replication.results import (
+    arrays_path,
+    make_record,
+    provenance_entry,
+    record_path,
+    remove_stale_records,
+    write_arrays,
+    write_provenance,
+    write_records,
+)
 from replication.papers import registry
 from replication.targets import Analysis, Measured, Target
 from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
@@ -90,10 +99,14 @@ class Runner:
         # records are written only once every seed has been measured and judged, and then as a set: a failure
         # on a later seed, or in writing one record, leaves no partial set of records behind
         if self.results_dir is not None:
-            written = write_records(self.results_dir, [make_record(claim, measurement, verdict)
-                                                       for measurement, verdict in judged])
+            records = [(make_record(claim, measurement, verdict), measurement) for measurement, verdict in judged]
+            written = write_records(self.results_dir, [r for r, _ in records])
             self.written |= written
             remove_stale_records(self.results_dir, tier.value, target.name, claim.id, written)
+            # what varies from run to run goes beside the tier's records, where DVC does not hash it
+            write_provenance(self.results_dir, {
+                record_path(self.results_dir, r.tier, r.target, r.claim_id, r.seed, r.reading): provenance_entry(m)
+                for r, m in records})
             for seed in target.seeds:
                 self._save_arrays(analysis, target, seed)
         # one verdict per reading; the claim's verdict is the primary reading's (the first), the others ride along

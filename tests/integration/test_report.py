@@ -84,6 +84,10 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     assert "needs a CUDA GPU" in text or "hf download" in text
     assert "![" in text and (report[0].parent / "figures" / "topk-shrinkage-vs-l0.png").exists()
     assert "## Provenance" in text and "torch" in text
+    # what varies from run to run (issue 19) is on the page beside the report, never in it
+    assert "provenance.md" in text and not re.search(r"\d{4}-\d\d-\d\dT|git revision", text)
+    page = (report[0].parent / "provenance.md").read_text()
+    assert "wall time per target" in page and "git revision(s): " in page and "written 20" in page
 
 
 def test_html_is_self_contained(report: tuple[Path, Path]) -> None:
