@@ -3,7 +3,9 @@
 Every stage of the tier (corpus -> tokenizer -> lm -> activations) is a pure function of its parameter
 group in ``params.yaml`` (``tinylm.<profile>.<stage>``) and its input artefacts. Two profiles exist:
 ``full`` (the tier) and ``smoke`` (tiny sizes, seconds: CI's plumbing check). Artefacts of a profile live
-under ``data/tinylm/<profile>/{corpus,tokenizer,lm,activations}``.
+under ``data/tinylm/<profile>/{corpus,tokenizer,lm,activations}``; every file there is content-deterministic
+(same inputs, code and machine kind: same bytes), and what varies from run to run (the LM's training wall
+time) goes to ``data/tinylm/<profile>/provenance/<stage>.json`` (:func:`stage_provenance_path`).
 
 Environment:
     ``SAE_REPLICATION_TINYLM_PROFILE``: the profile that the readers (:func:`artifacts`, ``load_tinylm``,
@@ -70,6 +72,13 @@ def artifacts(profile: str | None = None, root: Path | str | None = None) -> Art
     if name not in PROFILES:
         raise ValueError(f"unknown tiny-LM profile {name!r}; profiles: {', '.join(PROFILES)}")
     return Artifacts(Path(root if root is not None else data_root()) / name)
+
+
+def stage_provenance_path(stage_dir: Path) -> Path:
+    """Where a stage writes what varies from run to run (wall time, when): ``<profile>/provenance/<stage>.json``,
+    beside its output directory, so that DVC, which hashes the directory, never sees it (pure)."""
+    stage_dir = Path(stage_dir)
+    return stage_dir.parent / "provenance" / f"{stage_dir.name}.json"
 
 
 def add_stage_arguments(parser: Any) -> None:

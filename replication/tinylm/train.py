@@ -19,7 +19,9 @@ are faster only when the second core is free; the suite runs other jobs beside t
 Outputs (atomically): the checkpoint directory (``replication.tinylm.model`` format) with ``metrics.json``,
 ``curve.csv`` (step, train loss, held-out loss at eval steps) and ``training.json`` (the parameters); where
 DVC reads metrics and plots, the headline ``lm.json`` (``value``: the held-out loss in nats/token, the one
-column DVC's table shares with the claims' metrics) and a copy of ``curve.csv``.
+column DVC's table shares with the claims' metrics) and a copy of ``curve.csv``. The training wall time,
+which varies from run to run, goes to ``<profile>/provenance/lm.json`` outside the checkpoint
+(:func:`~replication.tinylm.config.stage_provenance_path`), so the checkpoint's bytes depend on its inputs alone.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from replication.io import write_json_atomic, write_text_atomic
-from replication.tinylm.config import atomic_output_dir
+from replication.tinylm.config import atomic_output_dir, stage_provenance_path
 from replication.tinylm.model import ARCHITECTURE_KEYS, build_model, config_kwargs, random_windows, save_lm, windows
 from replication.tinylm.tokenizer import load_stream, load_tokenizer
 
@@ -149,7 +151,6 @@ def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
         "tokens_seen": cfg.steps * cfg.batch_size * n_ctx,
         "heldout_tokens_evaluated": int(held[:, 1:].numel()),
         "n_params": sum(p.numel() for p in params_to_train),
-        "train_wall_s": round(train_s, 1),
         "threads": cfg.threads,
     }
     log(f"lm: held-out loss {final:.4f} nats/token vs unigram baseline {unigram:.4f} "
@@ -161,7 +162,14 @@ def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
         write_json_atomic(tmp / "metrics.json", metrics)
         write_json_atomic(tmp / "training.json", {"train": asdict(cfg), "model": kwargs})
         write_text_atomic(tmp / "curve.csv", csv)
+    write_json_atomic(stage_provenance_path(Path(out)), lm_provenance(train_s, cfg.threads))
     return metrics
+
+
+def lm_provenance(train_s: float, threads: int) -> dict[str, Any]:
+    """What varies from one training run to the next: wall time (s, one decimal), threads, when (UTC)."""
+    return {"train_wall_s": round(train_s, 1), "threads": threads,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def lm_headline(metrics: dict) -> dict[str, float]:

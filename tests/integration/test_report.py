@@ -85,9 +85,10 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     assert "![" in text and (report[0].parent / "figures" / "topk-shrinkage-vs-l0.png").exists()
     assert "## Provenance" in text and "torch" in text
     # what varies from run to run (issue 19) is on the page beside the report, never in it
-    assert "provenance.md" in text and not re.search(r"\d{4}-\d\d-\d\dT|git revision", text)
+    assert "provenance.md" in text and not re.search(r"\d{4}-\d\d-\d\dT|git revision\(s\): ", text)
+    # these records were written without the runner, so without provenance entries: the page says so
     page = (report[0].parent / "provenance.md").read_text()
-    assert "wall time per target" in page and "git revision(s): " in page and "written 20" in page
+    assert page.startswith("# Run provenance") and "have no provenance entry" in page
 
 
 def test_html_is_self_contained(report: tuple[Path, Path]) -> None:

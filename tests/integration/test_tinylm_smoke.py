@@ -22,21 +22,51 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def smoke_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every stage's ``main()`` with params.yaml's ``smoke`` group, into a temporary directory (~13 s)."""
+def _build_smoke(tmp_path: Path) -> Path:
+    """Every stage's ``main()`` with params.yaml's ``smoke`` group, into ``tmp_path`` (~13 s)."""
     from replication.tinylm.activations import main as activations_main
     from replication.tinylm.corpus import main as corpus_main
     from replication.tinylm.tokenizer import main as tokenizer_main
     from replication.tinylm.train import main as lm_main
 
-    tmp_path = tmp_path_factory.mktemp("tinylm-smoke")
     common = ["--profile", "smoke", "--root", str(tmp_path / "data"), "--params", str(REPO / "params.yaml")]
     assert corpus_main(common) == 0
     assert tokenizer_main(common) == 0
     assert lm_main([*common, "--metrics-dir", str(tmp_path / "metrics")]) == 0
     assert activations_main(common) == 0
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def smoke_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_smoke(tmp_path_factory.mktemp("tinylm-smoke"))
+
+
+def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``root`` but the stages' provenance: its bytes and mode."""
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o777)
+            for p in sorted(root.rglob("*")) if p.is_file() and p.parent.name != "provenance"}
+
+
+def test_the_smoke_stages_built_twice_write_the_same_bytes(smoke_root: Path, tmp_path: Path) -> None:
+    """Issue 19: every stage output (corpus, tokenizer, lm, activations, DVC's lm.json and curve) is
+    byte-identical between two builds, and every file has the same (usual) mode, model.safetensors too;
+    what varies (the LM's training wall time) is only in <profile>/provenance/lm.json."""
+    again = _build_smoke(tmp_path)
+    one, two = _tree(smoke_root), _tree(again)
+    assert {k.split("/")[2] for k in one if k.startswith("data/")} == {"corpus", "tokenizer", "lm", "activations"}
+    assert sorted(one) == sorted(two)
+    assert [k for k in one if one[k][0] != two[k][0]] == []
+    assert {mode for _, mode in one.values()} == {0o666 & ~_umask()}
+    prov = json.loads((smoke_root / "data" / "smoke" / "provenance" / "lm.json").read_text())
+    assert set(prov) == {"train_wall_s", "threads", "timestamp"} and prov["train_wall_s"] > 0
+    assert "train_wall_s" not in json.loads((smoke_root / "data" / "smoke" / "lm" / "metrics.json").read_text())
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def test_smoke_pipeline_end_to_end(smoke_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,3 +173,17 @@ def test_full_profile_lm_beats_the_unigram_baseline() -> None:
     assert metrics["heldout_loss"] < metrics["unigram_heldout_loss"]
     manifest = json.loads((artifacts("full").activations / "manifest.json").read_text())
     assert all(n > 0 for n in (manifest["splits"]["train"]["tokens"], manifest["splits"]["heldout"]["tokens"]))
+
+
+def test_the_report_reads_the_lm_and_its_provenance(smoke_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's tiny-LM lines (a DVC output: no wall time) and its run provenance (the training time)."""
+    from replication.report import _tinylm_lines, _tinylm_run_provenance, run_provenance_lines
+
+    monkeypatch.setenv("SAE_REPLICATION_TINYLM_DIR", str(smoke_root / "data"))
+    monkeypatch.setenv("SAE_REPLICATION_TINYLM_PROFILE", "smoke")
+    lines = _tinylm_lines()
+    assert any(line.startswith("LM: ") and "held-out loss" in line for line in lines)
+    assert not any("trained in" in line for line in lines)
+    prov = _tinylm_run_provenance()
+    assert prov is not None and any(line.startswith("- tiny LM: trained in ")
+                                    for line in run_provenance_lines([], {}, prov))
