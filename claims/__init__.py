@@ -4,4 +4,4 @@ Importing this package registers every catalog claim (``../shared/claims-catalog
 :data:`replication.claims.REGISTRY`. Measuring lives in :mod:`replication.papers`.
 """
 
-from claims import antipodal, bimodality, sagsae, topk  # noqa: F401
+from claims import antipodal, bimodality, cross, sagsae, topk  # noqa: F401

@@ -268,8 +268,16 @@ _SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "incon
           "not run": "not run"}
 
 
+#: verdict words of a paper with no value to replicate (the catalog's cross-paper questions): a prediction holds
+PREDICTIONS = {"cross"}
+_PREDICTION_WORDS = {Status.REPLICATED.value: "holds", Status.NOT_REPLICATED.value: "does not hold",
+                     "NOT replicated": "does NOT hold"}
+
+
 def _verdict_text(r: Row, text: str) -> str:
-    """The verdict as shown: a claim that holds by algebra says so."""
+    """The verdict as shown: a claim that holds by algebra says so; a prediction holds or does not hold."""
+    if r.claim.paper in PREDICTIONS:
+        text = _PREDICTION_WORDS.get(text, text)
     return text + (" by construction" if r.claim.by_construction and r.status == Status.REPLICATED.value else "")
 
 

@@ -13,7 +13,7 @@ from types import ModuleType
 
 from replication.targets import AnalysisRegistry
 
-PAPERS = ("topk", "antipodal", "bimodality", "sagsae")
+PAPERS = ("topk", "antipodal", "bimodality", "sagsae", "cross")
 
 
 def _paper(name: str) -> ModuleType:

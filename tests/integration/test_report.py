@@ -46,6 +46,15 @@ def _fake_topk_results(root: Path) -> None:
         m = Measurement(Tier.TOY, "toy-antipodal-jumprelu", seed, values, wall_time_s=1.0)
         for reading in claim.reading_names:
             write_record(root, make_record(claim, m, judge(claim, m, reading)))
+        # a cross-paper question: "holds", not "replicated"
+        claim = REGISTRY.get("cross.aligned_keeps_pair")
+        values = {f"{m}@{reading}": v for reading in claim.reading_names for m, v in (
+            ("aligned_u1_pair_s", 0.99), ("aligned_u1_pair_min_density", 0.3), ("aligned_abs_corr_u1_pair_diff", 0.98),
+            ("topk_u1_pair_s", 0.99), ("topk_u1_pair_min_density", 0.3), ("topk_abs_corr_u1_pair_diff", 0.98),
+            ("aligned_u1_pair_max_cosine", -0.99))}
+        m = Measurement(Tier.TOY, "toy-cross-dense", seed, values, wall_time_s=1.0)
+        for reading in claim.reading_names:
+            write_record(root, make_record(claim, m, judge(claim, m, reading)))
         # a claim that holds by algebra
         claim = REGISTRY.get("sagsae.parameter_accounting")
         m = Measurement(Tier.TOY, "toy-sagsae-bipolar", seed, {"sagsae_h_minus_gated_2h_parameters": -4160.0})
@@ -79,6 +88,8 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     assert "| replicated by construction |" in accounting
     glance = next(line for line in lines if line.startswith("| topk.less_shrinkage | "))
     assert "replicated (toy-sparse)" in glance
+    question = next(line for line in lines if line.startswith("| cross.aligned_keeps_pair | toy | toy-cross-dense"))
+    assert "| holds |" in question and "## cross: Cross-paper questions" in text
     # every not-run row says why: an LLM judge (autointerp), a GPU and weights (real targets), no records yet
     assert "needs an LLM judge" in text and "not measured yet" in text
     assert "needs a CUDA GPU" in text or "hf download" in text
@@ -109,6 +120,7 @@ def test_html_renders_in_headless_chromium(report: tuple[Path, Path], tmp_path: 
     url = report[1].resolve().as_uri()
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert "<table>" in dom and "topk.less_shrinkage" in dom and dom.count("<img") >= 1
+    assert "cross: Cross-paper questions" in dom and ">holds<" in dom  # the questions' own section and words
     shot = tmp_path / "page.png"
     subprocess.run([CHROMIUM, *flags, "--window-size=1400,2400", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120)

@@ -34,12 +34,16 @@ def test_the_registries_import_no_paper() -> None:
 
 
 def test_no_paper_module_imports_the_composition_root_or_another_paper() -> None:
+    """...except the papers a paper declares it combines (``COMBINES``: the cross-paper questions)."""
+    import importlib
+
     from replication.papers import PAPERS
 
     for paper in PAPERS:
+        combines = getattr(importlib.import_module(f"replication.papers.{paper}"), "COMBINES", ())
+        allowed = tuple(f"replication.papers.{p}" for p in (paper, *combines))
         for path in (PAPERS_DIR / paper).glob("*.py"):
-            others = {m for m in _imports(path) if m.startswith("replication.papers")
-                      and not m.startswith(f"replication.papers.{paper}")}
+            others = {m for m in _imports(path) if m.startswith("replication.papers") and not m.startswith(allowed)}
             if path.name == "figures.py":  # the report side may ask the registry which targets are controls
                 others.discard("replication.papers")
             assert not others, (path, others)

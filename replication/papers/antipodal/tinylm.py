@@ -41,7 +41,11 @@ def tinylm_inputs(target: Target, seed: int | None) -> StreamInputs:
     if seed is None:
         raise ValueError(f"{target.name} needs an integer seed (it seeds the SAE's training)")
     hook = tier_hook("resid_post")
-    sae = train_sae(sae_budget(_SPECS[target.name]), cached_activations(hook), seed).sae
+    return inputs_for(train_sae(sae_budget(_SPECS[target.name]), cached_activations(hook), seed).sae, hook)
+
+
+def inputs_for(sae: object, hook: str) -> StreamInputs:
+    """Any SAE of the tiny LM's ``hook``: the model's raw W_U, final norm and held-out stream with every layer."""
     model = load_tinylm()
     return StreamInputs(
         sae=sae,

@@ -52,8 +52,11 @@ def toy_inputs(target: Target, seed: int | None) -> StreamInputs:
         raise ValueError(f"toy target {target.name} needs an integer seed")
     spec, dense = _TOY_SPECS[target.name]
     data = AntipodalToy(dense=dense, seed=seed)
-    sae = train_sae(spec, data, seed).sae
+    return inputs_for(train_sae(spec, data, seed).sae, data, seed)
 
+
+def inputs_for(sae: object, data: AntipodalToy, seed: int) -> StreamInputs:
+    """Any SAE trained on the antipodal toy ``data``: its held-out stream, the toy ``W_U`` and settings."""
     def stream() -> Iterator[ActivationBatch]:
         gen = torch.Generator().manual_seed(1_000_003 + seed)  # independent of training's generator
         for _ in range(TOY_N_EVAL // TOY_EVAL_BATCH):
