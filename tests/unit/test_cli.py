@@ -41,7 +41,7 @@ def test_show_prints_definition_and_tolerance(capsys: pytest.CaptureFixture[str]
 
 def test_unknown_paper_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["claims", "--paper", "nope"]) == 2
-    assert "papers: antipodal, bimodality, sagsae, topk" in capsys.readouterr().err
+    assert "papers: antipodal, bimodality, cross, sagsae, topk" in capsys.readouterr().err
 
 
 def test_help_names_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
