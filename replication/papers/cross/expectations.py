@@ -1,6 +1,7 @@
 """Expected outcomes of the cross questions where they do not hold, in words (the numbers are in the test
 output and the report)."""
 
+from replication.papers.cross.tinylm import TINYLM_CROSS
 from replication.papers.cross.toy import TOY_CROSS, TOY_CROSS_CONTROL
 from replication.targets import Expectation
 from replication.verdict import Status
@@ -12,5 +13,9 @@ _ON_TOY = (
                 "unimodality of the JumpReLU SAE's alignment scores (Sarle's coefficient does exceed 5/9), so the "
                 "scores' bimodality the question presupposes is not there"),
 )
-EXPECTATIONS = _ON_TOY + tuple(Expectation(claim, TOY_CROSS_CONTROL.name, Status.INCONCLUSIVE, _NO_PAIR) for claim in (
+_NO_TINY_PAIR = ("the tiny LM's SAEs hold no dense antipodal pair (as on the antipodal tinylm tier: its W_U has no "
+                 "dark subspace), so the question presupposes a pair that is not there")
+_ON_TINYLM = tuple(Expectation(claim, TINYLM_CROSS.name, Status.INCONCLUSIVE, _NO_TINY_PAIR) for claim in (
+    "cross.bipolar_absorbs_antipodal_pair", "cross.dense_pair_in_good_cluster", "cross.aligned_keeps_pair"))
+EXPECTATIONS = _ON_TOY + _ON_TINYLM + tuple(Expectation(claim, TOY_CROSS_CONTROL.name, Status.INCONCLUSIVE, _NO_PAIR) for claim in (
     "cross.bipolar_absorbs_antipodal_pair", "cross.dense_pair_in_good_cluster", "cross.aligned_keeps_pair"))
