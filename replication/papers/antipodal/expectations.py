@@ -68,8 +68,6 @@ _TINYLM: tuple[tuple[str, str, Status, str], ...] = (
     ("antipodal.sparse_bulk", _TT, Status.NOT_REPLICATED, "a few more latents than 3% are outliers or dense"),
     ("antipodal.outliers_mostly_dense", _TT, Status.NOT_REPLICATED,
      "TopK's outliers are sparse latents: its dense latents do not read the top PCs"),
-    ("antipodal.enc_dec_aligned_when_dense", _TT, Status.NOT_REPLICATED,
-     "TopK has no dense outlier on most seeds, so there is no group to compare"),
 )
 for _target in (_TJ, _TT):
     _TINYLM += (
