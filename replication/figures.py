@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -114,3 +115,25 @@ def panel_grid(n: int, width: float = 4.4, height: float = 3.8, max_cols: int = 
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def draw_panels(inputs: FigureInputs, path: Path, analysis: str, needs: tuple[str, ...],
+                draw: Callable[[Any, str, str, int | None, dict], str], suptitle: str, dpi: int = 100) -> bool:
+    """One panel per (tier, target) of ``analysis`` (a glob) whose lowest saved seed's arrays hold every key of
+    ``needs``; ``draw(ax, tier, target, seed, arrays)`` draws one and returns an extra title line. ``False``
+    (nothing drawn) when no target has the arrays."""
+    entries = [e for e in first_seeds(inputs, analysis) if all(k in e[3] for k in needs)]
+    if not entries:
+        return False
+    import matplotlib.pyplot as plt
+
+    fig, axes = panel_grid(len(entries))
+    for ax, (tier, target, seed, arrays) in zip(axes, entries):
+        extra = draw(ax, tier, target, seed, arrays)
+        ax.set_title(panel_title(tier, target, seed) + (f"\n{extra}" if extra else ""), fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return True

@@ -34,7 +34,7 @@ from replication.results import (
     record_path,
     record_to_measurement,
 )
-from replication.verdict import Status, aggregate, judge
+from replication.verdict import Status, Verdict, aggregate, judge
 
 
 
@@ -97,13 +97,7 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
                 short = blocked[0].value if blocked else "not measured yet"
                 rows.append(Row(claim, tier, label, Status.NOT_RUN.value, "", reason, "", short))
                 continue
-            verdicts = {reading: aggregate([judge(claim, record_to_measurement(r), reading) for r in rs])
-                        for reading, rs in by_reading.items() if rs}
-            verdict = verdicts[claim.reading_names[0]]
-            readings = "" if claim.readings is None else "; ".join(
-                f"{reading}{' (primary)' if k == 0 else ''}: "
-                + (verdicts[reading].status.value if reading in verdicts else "not measured")
-                for k, reading in enumerate(claim.reading_names))
+            verdict, readings = _judged(claim, by_reading)
             reason = verdict.reason
             ok: bool | None = None
             if target.control and expectation is not None:
@@ -120,6 +114,18 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
     return rows + _user_rows(registry, grouped)
 
 
+def _judged(claim: Claim, by_reading: dict[str | None, list[ResultRecord]]) -> tuple[Verdict, str]:
+    """The primary reading's verdict re-judged from its records (it has some), and every reading's status in
+    words where the claim has an open choice ("" otherwise)."""
+    verdicts = {reading: aggregate([judge(claim, record_to_measurement(r), reading) for r in recs])
+                for reading, recs in by_reading.items() if recs}
+    readings = "" if claim.readings is None else "; ".join(
+        f"{reading}{' (primary)' if k == 0 else ''}: "
+        + (verdicts[reading].status.value if reading in verdicts else "not measured")
+        for k, reading in enumerate(claim.reading_names))
+    return verdicts[claim.reading_names[0]], readings
+
+
 def _user_rows(registry, grouped: dict) -> list[Row]:
     """One row per (claim, user target) of `sae-replicate check`'s records (targets named ``user-...``)."""
     from replication.check import USER_PREFIX
@@ -133,14 +139,9 @@ def _user_rows(registry, grouped: dict) -> list[Row]:
         except UnknownClaimError:
             continue
         by_reading = {r: grouped.get((claim_id, tier, target, r), []) for r in claim.reading_names}
-        verdicts = {r: aggregate([judge(claim, record_to_measurement(x), r) for x in recs])
-                    for r, recs in by_reading.items() if recs}
-        if claim.reading_names[0] not in verdicts:
+        if not by_reading[claim.reading_names[0]]:
             continue
-        verdict = verdicts[claim.reading_names[0]]
-        readings = "" if claim.readings is None else "; ".join(
-            f"{r}{' (primary)' if k == 0 else ''}: " + (verdicts[r].status.value if r in verdicts else "not measured")
-            for k, r in enumerate(claim.reading_names))
+        verdict, readings = _judged(claim, by_reading)
         shown = {**verdict.values, **verdict.preconditions, **verdict.reported}
         rows.append(Row(claim, Tier(tier), target, verdict.status.value, _fmt_values(shown), verdict.reason, "-",
                         readings=readings, user=True))

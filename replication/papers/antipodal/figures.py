@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from replication.figures import FigureInputs, FigureMaker, first_seeds, panel_grid, panel_title
+from replication.figures import FigureInputs, FigureMaker, draw_panels
 from replication.papers.antipodal.analysis import FIGURE_READING
 
 ANALYSIS_GLOB = "antipodal-*"
@@ -59,18 +59,9 @@ def _measured_of(inputs: FigureInputs, tier: str, target: str, seed: int | None)
 def _panels(inputs: FigureInputs, path: Path, needs: tuple[str, ...],
             draw: Callable[[object, dict, Measured], str], suptitle: str) -> bool:
     """One panel per (tier, target) whose seed-0 arrays hold ``needs``; ``draw`` returns a title line."""
-    entries = [e for e in first_seeds(inputs, ANALYSIS_GLOB) if all(k in e[3] for k in needs)]
-    if not entries:
-        return False
-    fig, axes = panel_grid(len(entries))
-    for ax, (tier, target, seed, arrays) in zip(axes, entries):
-        extra = draw(ax, arrays, _measured_of(inputs, tier, target, seed))
-        ax.set_title(panel_title(tier, target, seed) + (f"\n{extra}" if extra else ""), fontsize=9)
-        ax.grid(alpha=0.3)
-    fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return True
+    return draw_panels(inputs, path, ANALYSIS_GLOB, needs,
+                       lambda ax, tier, target, seed, a: draw(ax, a, _measured_of(inputs, tier, target, seed)),
+                       suptitle)
 
 
 def _log_density(density: np.ndarray, n_tokens: float) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from replication.figures import FigureInputs, FigureMaker, first_seeds, panel_grid, panel_title
+from replication.figures import FigureInputs, FigureMaker, draw_panels
 from replication.papers.antipodal.analysis import FIGURE_READING
 
 ANALYSIS_GLOB = "cross-*"
@@ -20,12 +20,9 @@ _R = FIGURE_READING
 
 def _scatter(ax, x: np.ndarray, y: np.ndarray, label: str, color: str) -> None:
     ax.scatter(x, y, s=3, alpha=0.4, color=color, label=label, rasterized=True)
-    ax.grid(alpha=0.3)
 
 
-def _bipolar(ax, a: dict) -> bool:
-    if f"sagsae_f_best_{_R}" not in a or f"y_{_R}" not in a:
-        return False
+def _bipolar(ax, a: dict) -> str:
     y = a[f"y_{_R}"]
     _scatter(ax, y, a[f"sagsae_f_best_{_R}"], f"SA-GSAE latent {int(a[f'sagsae_best_{_R}'])} (signed f)", "C2")
     if "jumprelu_diff" in a:
@@ -33,12 +30,10 @@ def _bipolar(ax, a: dict) -> bool:
     ax.set_xlabel("x · U_{-1}")
     ax.set_ylabel("activation")
     ax.legend(fontsize=7, markerscale=3)
-    return True
+    return ""
 
 
-def _alignment(ax, a: dict) -> bool:
-    if "alignment" not in a:
-        return False
+def _alignment(ax, a: dict) -> str:
     scores, low = a["alignment"], a["lower_mode"].astype(bool)
     bins = np.linspace(min(float(scores.min()), 0.0), max(float(scores.max()), 1.05), 40)
     ax.hist(scores[~low], bins=bins, color="C0", alpha=0.7, label="upper mode")
@@ -50,43 +45,21 @@ def _alignment(ax, a: dict) -> bool:
     ax.set_xlabel("a_i = W_enc[:, i] · W_dec[i]")
     ax.set_ylabel("latents")
     ax.legend(fontsize=7)
-    return True
+    return ""
 
 
-def _aligned(ax, a: dict) -> bool:
-    if "aligned_diff" not in a:
-        return False
+def _aligned(ax, a: dict) -> str:
     _scatter(ax, a["aligned_y"], a["aligned_diff"], "aligned TopK pair f_i − f_j", "C1")
     ax.set_xlabel("x · U_{-1}")
     ax.set_ylabel("f_i − f_j")
     ax.legend(fontsize=7, markerscale=3)
-    return True
+    return ""
 
 
-def _maker(draw: Callable[[object, dict], bool], suptitle: str) -> Callable[[FigureInputs, Path], bool]:
-    def make(inputs: FigureInputs, path: Path) -> bool:
-        import matplotlib.pyplot as plt
-
-        drawable = []
-        for tier, target, seed, arrays in first_seeds(inputs, ANALYSIS_GLOB):
-            probe = plt.figure()
-            ok = draw(probe.gca(), arrays)
-            plt.close(probe)
-            if ok:
-                drawable.append((tier, target, seed, arrays))
-        if not drawable:
-            return False
-        fig, axes = panel_grid(len(drawable))
-        for ax, (tier, target, seed, arrays) in zip(axes, drawable):
-            draw(ax, arrays)
-            ax.set_title(panel_title(tier, target, seed), fontsize=9)
-        fig.suptitle(suptitle)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return True
-
-    return make
+def _maker(needs: tuple[str, ...], draw: Callable[[object, dict], str],
+           suptitle: str) -> Callable[[FigureInputs, Path], bool]:
+    return lambda inputs, path: draw_panels(inputs, path, ANALYSIS_GLOB, needs,
+                                            lambda ax, tier, target, seed, a: draw(ax, a), suptitle, dpi=110)
 
 
 FIGURES = (
@@ -94,13 +67,13 @@ FIGURES = (
         "cross.bipolar_absorbs_antipodal_pair: the SA-GSAE's dense latent with the largest |Pearson r| with "
         "x · U_{-1} (its signed activation) beside the JumpReLU SAE's U_{-1} pair difference f_i − f_j on the same "
         "data, against x · U_{-1} (processed reading of W_U); the first 5,000 counted tokens, seed 0."),
-        make=_maker(_bipolar, "SA-GSAE's signed latent vs JumpReLU's antipodal pair")),
+        make=_maker((f"sagsae_f_best_{_R}", f"y_{_R}"), _bipolar, "SA-GSAE's signed latent vs JumpReLU's antipodal pair")),
     FigureMaker(paper="cross", name="pair-alignment", caption=(
         "cross.dense_pair_in_good_cluster: alignment scores a_i of the JumpReLU SAE (antipodal targets), coloured "
         "by the two-component mixture's mode (posterior > 1/2), with the U_{-1} pair's two latents marked; seed 0."),
-        make=_maker(_alignment, "alignment scores, and where the dense pair sits")),
+        make=_maker(("alignment", "lower_mode"), _alignment, "alignment scores, and where the dense pair sits")),
     FigureMaker(paper="cross", name="aligned-pair", caption=(
         "cross.aligned_keeps_pair: the aligned TopK SAE's U_{-1} pair difference f_i − f_j against x · U_{-1} "
         "(processed reading); the first 5,000 counted tokens, seed 0."),
-        make=_maker(_aligned, "aligned training: the pair difference")),
+        make=_maker(("aligned_diff", "aligned_y"), _aligned, "aligned training: the pair difference")),
 )
