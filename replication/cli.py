@@ -192,19 +192,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from replication.runner import Runner
+    from replication.verdict import Status
 
     torch.set_num_threads(args.threads)
+    if args.jobs is None:
+        from replication.runner import default_jobs
+
+        args.jobs = max(1, default_jobs() // args.threads)
     runner = Runner(results_dir=Path(args.results_dir))
+    units = runner.units((c, tg, a) for c, _, tg, a in jobs)
+    tiers = ", ".join(dict.fromkeys(t.value for _, t, _, _ in jobs))
+    with tqdm(total=len(units), desc=f"{tiers}: measuring", unit="unit", disable=args.quiet or not units,
+              dynamic_ncols=True) as bar:
+        def finished(unit) -> None:
+            analysis, target, seed = unit
+            bar.set_postfix_str(f"{target.name} {analysis.name} seed {seed}", refresh=False)
+            bar.update()
+
+        runner.measure_all(units, jobs=args.jobs, threads=args.threads, done=finished)
     counts: dict[str, int] = {}
-    done = []
-    for claim, t, target, analysis in tqdm(jobs, desc="claims", unit="claim", disable=args.quiet):
-        verdict = runner.verdict(claim, t, target, analysis)
+    done, unexpected = [], []
+    for claim, t, target, analysis in jobs:
+        verdict = runner.verdict(claim, t, target, analysis)  # every measurement is made: this only judges
         done.append((claim, t, target, verdict))
         expectation = analyses.expectations.get((claim.id, target.name)) if target else None
         note = f"  [expected: {expectation.status.value}]" if expectation else ""
         where = f"{t.value}/{target.name if target else '-'}"
-        tqdm.write(f"{claim.id:<42} {where:<32} {verdict.summary()}{note}")
+        line = f"{claim.id:<42} {where:<32} {verdict.summary()}{note}"
+        expected = expectation.status if expectation else Status.REPLICATED
+        if verdict.status is not Status.NOT_RUN and verdict.status is not expected:
+            unexpected.append(line)
+        if not (args.quiet or args.summary):
+            print(line)
         counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
+    if unexpected and (args.quiet or args.summary):  # what a reader of a short log must still see
+        print(f"{len(unexpected)} verdicts differ from the outcome registered for them (replicated where none is):")
+        print("\n".join("  " + line for line in unexpected))
     if args.metrics or args.plots:  # what `dvc metrics show` / `dvc plots show` read
         from replication import dvc_metrics
 
@@ -319,7 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "counts) and DIR/<tier>/<claim>.json (its counts and primary value, mean over seeds)")
     p.add_argument("--plots", metavar="DIR", help="also write the sweeps' curves against L0 (mean over seeds) "
                    "from the records: DIR/<tier>/<target>/<family>.csv")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="worker processes measuring at once, each with --threads torch threads (default: this "
+                        "machine's cores); the values do not depend on it")
+    p.add_argument("--summary", action="store_true", help="a progress bar and the totals only: no line per verdict "
+                   "(except those that differ from their registered outcome)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no line per verdict: the totals only")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="judge the papers' SAE-level claims on your own model and SAE")

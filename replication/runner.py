@@ -8,7 +8,10 @@ SAEs) are cached on disk by :mod:`replication.cache`.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,9 @@ from replication.results import (
 from replication.papers import registry
 from replication.targets import Analysis, Measured, Target
 from replication.verdict import Measurement, NotRunReason, Verdict, aggregate, judge, not_run
+
+Unit = tuple[Analysis, Target, "int | None"]
+"""One measurement: an analysis on one target and seed (what a worker process runs)."""
 
 
 def _cuda_available() -> bool:
@@ -47,6 +53,34 @@ def unavailable_reason(target: Target) -> tuple[NotRunReason, str] | None:
     return None
 
 
+def default_jobs() -> int:
+    """Worker processes by default: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _timed_measure(analysis: Analysis, target: Target, seed: int | None) -> tuple[Measured, float]:
+    start = time.perf_counter()
+    measured = analysis.measure(target, seed)
+    if not isinstance(measured, Measured):
+        raise TypeError(f"analysis {analysis.name} returned {type(measured).__name__}, not Measured")
+    bad = [k for k, v in measured.values.items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
+    if bad:
+        raise TypeError(f"analysis {analysis.name} on {target.name} seed {seed}: values {bad[:5]} are not numbers")
+    return measured, time.perf_counter() - start
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _measure_in_worker(analysis_name: str, target_name: str, seed: int | None) -> tuple[Measured, float]:
+    """A worker process measures by name: the registry is rebuilt there, and only the result comes back."""
+    reg = registry()
+    return _timed_measure(reg.analyses[analysis_name], reg.targets[target_name], seed)
+
+
 @dataclass
 class Runner:
     """Measures and judges claims; writes one record per (claim, tier, target, seed) if ``results_dir``."""
@@ -60,16 +94,53 @@ class Runner:
     def _measured_once(self, analysis: Analysis, target: Target, seed: int | None) -> tuple[Measured, float]:
         key = (analysis.measure, target.name, seed)
         if key not in self._measured:
-            start = time.perf_counter()
-            measured = analysis.measure(target, seed)
-            if not isinstance(measured, Measured):
-                raise TypeError(f"analysis {analysis.name} returned {type(measured).__name__}, not Measured")
-            bad = [k for k, v in measured.values.items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
-            if bad:
-                raise TypeError(f"analysis {analysis.name} on {target.name} seed {seed}: values {bad[:5]} are not "
-                                f"numbers")
-            self._measured[key] = (measured, time.perf_counter() - start)
+            self._measured[key] = _timed_measure(analysis, target, seed)
         return self._measured[key]
+
+    def units(self, bindings: Iterable[tuple[Claim, Target | None, Analysis | None]]) -> list[Unit]:
+        """The measurements that judging ``(claim, target, analysis)`` bindings needs, each once and in order,
+        less those already made and those that cannot run here."""
+        seen, units = set(self._measured), []
+        for claim, target, analysis in bindings:
+            if claim.requires is not None or target is None or analysis is None or unavailable_reason(target):
+                continue
+            for seed in target.seeds:
+                key = (analysis.measure, target.name, seed)
+                if key not in seen:
+                    seen.add(key)
+                    units.append((analysis, target, seed))
+        return units
+
+    def measure_all(self, units: list[Unit], jobs: int = 1, threads: int = 1,
+                    done: Callable[[Unit], None] | None = None) -> None:
+        """Make every measurement of ``units``, on ``jobs`` worker processes of ``threads`` torch threads each
+        (``jobs=1``: in this process). Each unit seeds its own randomness and trained SAEs are cached on disk
+        atomically, so the values do not depend on ``jobs`` or on the order; ``done(unit)`` is called as each
+        finishes."""
+        todo = [u for u in units if (u[0].measure, u[1].name, u[2]) not in self._measured]
+        if jobs <= 1 or len(todo) <= 1:
+            for unit in todo:
+                self._measured_once(*unit)
+                if done is not None:
+                    done(unit)
+            return
+        import multiprocessing
+
+        # spawn, not fork: a forked child of a process that has used torch's thread pool can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context, initializer=_worker_init,
+                                 initargs=(threads,)) as pool:
+            futures = {pool.submit(_measure_in_worker, a.name, t.name, seed): (a, t, seed) for a, t, seed in todo}
+            try:
+                for future in as_completed(futures):
+                    analysis, target, seed = unit = futures[future]
+                    self._measured[(analysis.measure, target.name, seed)] = future.result()
+                    if done is not None:
+                        done(unit)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     def measure(self, analysis: Analysis, target: Target, seed: int | None) -> Measurement:
         measured, seconds = self._measured_once(analysis, target, seed)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -107,6 +108,23 @@ class _Observed(Iterator[Tensor]):
         return next(self.batches)
 
 
+@contextmanager
+def _no_trainer_bar() -> Iterator[None]:
+    """sae-lens's trainer draws its own "Training SAE" bar per SAE (hundreds in a run, and ``--quiet`` cannot
+    reach it): it gets a disabled one; the run's own progress display counts the measurements instead."""
+    import functools
+
+    from sae_lens.training import sae_trainer
+    from tqdm.auto import tqdm
+
+    saved = sae_trainer.tqdm
+    sae_trainer.tqdm = functools.partial(tqdm, disable=True)
+    try:
+        yield
+    finally:
+        sae_trainer.tqdm = saved
+
+
 def fit(spec: SAESpec, data: TrainingData, seed: int, out_dir: Path | None = None,
         on_step: Callable[[Any, int], None] | None = None) -> Any:
     """Train ``spec`` on ``data`` with sae-lens's ``SAETrainer``; returns the trained ``TrainingSAE``.
@@ -154,7 +172,8 @@ def fit(spec: SAESpec, data: TrainingData, seed: int, out_dir: Path | None = Non
         observer = on_step
         batches = _Observed(batches, lambda: observer(trainer.sae, trainer.n_training_steps))
     trainer = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=batches, save_checkpoint_fn=save_snapshot)
-    trained = trainer.fit()
+    with _no_trainer_bar():
+        trained = trainer.fit()
     if on_step is not None:
         on_step(trained, trainer.n_training_steps)
     return trained

@@ -13,7 +13,7 @@ at special positions are outliers of much larger norm that SAEs are not trained 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -91,6 +91,18 @@ class ActivationBatch(NamedTuple):
     """The model's output logits at the same tokens."""
     layer_resids: Float[Tensor, "n_layers tokens d_model"] | None = None
     """``hook_resid_post`` of every layer at the same tokens."""
+    entropy: Float[Tensor, " counted"] | None = None
+    """The output entropy (nats) at the counted tokens, where a stream holds it instead of the logits
+    (:func:`held_in_memory`)."""
+
+
+def held_in_memory(stream: Iterable[ActivationBatch],
+                   entropy: Callable[[Tensor], Tensor]) -> tuple[ActivationBatch, ...]:
+    """A stream kept for several passes (one model pass for every SAE read on it): each batch's logits
+    replaced by ``entropy(logits[mask])``, all an analysis reads of them (the logits of a whole split, tokens x
+    vocabulary, would not fit in memory)."""
+    return tuple(b._replace(logits=None, entropy=None if b.logits is None else entropy(b.logits[b.mask]))
+                 for b in stream)
 
 
 def activation_stream(model: Any, hook_name: str, token_batches: Iterable[Tensor], *,

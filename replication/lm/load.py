@@ -157,7 +157,8 @@ def load_hooked_transformer(name: str, *, dtype: torch.dtype = torch.float32, de
     import transformer_lens.loading_from_pretrained as loading
     from transformers import AutoModelForCausalLM
 
-    hf_model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
+    with _no_loading_bar():  # transformers' "Loading weights" bar, once per load, on every analysis' log
+        hf_model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
     with _config_transformer_lens_reads(name, hf_model.config) as config_dir:
         cfg = loading.get_pretrained_model_config(config_dir, hf_cfg=hf_model.config.to_dict(), fold_ln=False,
                                                   device=device, dtype=dtype)
@@ -173,7 +174,20 @@ def load_hooked_transformer(name: str, *, dtype: torch.dtype = torch.float32, de
     model.load_and_process_state_dict(state_dict, fold_ln=False, center_writing_weights=False,
                                       center_unembed=False, fold_value_biases=False,
                                       refactor_factored_attn_matrices=False)
-    return model.to(device)
+    return model.to(device, print_details=False)
+
+
+@contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def load_lm(name: str, *, loader: str = "hooked", dtype: torch.dtype = torch.float32, device: str = "cpu") -> Any:

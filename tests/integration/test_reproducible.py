@@ -1,6 +1,7 @@
 """Bit-for-bit reproducibility (issue 19): the same inputs, code and machine give the same bytes.
 
-One toy target measured twice, into two results folders, writes byte-identical records and arrays; the
+One toy target measured twice, into two results folders (in one process, then on two worker processes:
+``--jobs``), writes byte-identical records and arrays; the
 report built from each is byte-identical too (``report.md``, ``report.html``, figures). What varies from run
 to run lives only in the files DVC does not hash: ``<results>/provenance/<tier>.json`` and the report's
 ``provenance.md``. Trained SAEs come from the cache (``$SAE_REPLICATION_CACHE``): warm, a run takes ~10 s;
@@ -37,9 +38,11 @@ def _run(tinylm: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     roots, tinylm = [], tmp_path_factory.mktemp("no-tinylm")
-    for name in ("one", "two"):
+    # the first run measures in this process, the second on two worker processes: the bytes may not depend on it
+    for name, jobs in (("one", "1"), ("two", "2")):
         root = tmp_path_factory.mktemp(name)
-        _run(tinylm, "run", "--target", TARGET, "--results-dir", str(root / "results"), "--quiet", "--threads", "1")
+        _run(tinylm, "run", "--target", TARGET, "--results-dir", str(root / "results"), "--quiet", "--threads", "1",
+             "--jobs", jobs)
         _run(tinylm, "report", "--results-dir", str(root / "results"), "--out", str(root / "report"))
         roots.append(root)
     return roots[0], roots[1]

@@ -102,6 +102,7 @@ def test_a_results_dir_that_cannot_hold_records_is_refused_before_any_work(
         raise AssertionError("measured before the results folder was checked")
 
     monkeypatch.setattr(replication.runner.Runner, "verdict", no_work)
+    monkeypatch.setattr(replication.runner.Runner, "measure_all", no_work)
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
     results = blocker if make == "file" else blocker / "results"
@@ -207,3 +208,18 @@ def test_show_prints_each_expectation_under_its_own_tier_only(capsys: pytest.Cap
             tiers.setdefault(current, []).append(line)
     assert any("toy-antipodal-relu" in line for line in tiers["toy"])
     assert not any("toy-" in line for t in ("tinylm", "real") for line in tiers.get(t, []))
+
+
+def test_summary_prints_the_totals_and_only_the_verdicts_that_differ_from_their_outcome(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # toy-sparse: topk.exact_sparsity replicates; topk.dead_latents is registered as not replicated there
+    argv = ["run", "--target", "toy-sparse", "--results-dir", str(tmp_path / "r"), "--jobs", "1"]
+    assert main([*argv, "--summary"]) == 0
+    brief = capsys.readouterr().out
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().out == brief
+    assert main(argv) == 0
+    full = capsys.readouterr().out
+    verdict_lines = [line for line in full.splitlines() if line.startswith("topk.")]
+    assert len(verdict_lines) >= 2 and not any(line.startswith("topk.") for line in brief.splitlines())
+    assert full.splitlines()[-2:] == brief.splitlines()[-2:]

@@ -114,6 +114,23 @@ def test_runner_measures_each_target_seed_once() -> None:
     assert calls == [0, 1]
 
 
+def test_units_are_each_measurement_once_and_skip_what_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    target = Target("t", Tier.TOY, "test", seeds=(0, 1))
+    gpu = Target("g", Tier.REAL, "x", seeds=(None,), needs_gpu=True)
+    measure = lambda t, s: Measured({"a": 1.0})  # noqa: E731
+    one, two = (Analysis(n, Tier.TOY, (target,), A_METRICS, measure) for n in ("one", "two"))
+    on_gpu = Analysis("g", Tier.REAL, (gpu,), A_METRICS, measure)
+    runner = Runner()
+    units = runner.units([(CLAIM, target, one), (CLAIM, target, two), (CLAIM, gpu, on_gpu), (CLAIM, None, None)])
+    assert [(a.name, t.name, s) for a, t, s in units] == [("one", "t", 0), ("one", "t", 1)]
+    seen: list[int | None] = []
+    runner.measure_all(units, jobs=1, done=lambda unit: seen.append(unit[2]))
+    assert seen == [0, 1] and runner.units([(CLAIM, target, two)]) == []
+
+
 def test_gpu_target_without_cuda_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 

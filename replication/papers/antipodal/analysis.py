@@ -16,7 +16,7 @@ plug in by providing one, and nothing below :func:`measure` knows which tier it 
   input at its hook (``(tokens, d_model)``, batch and position flattened); ``mask``, ``True`` on the tokens
   that count (BOS and padding excluded, as the paper's densities are over text tokens); optionally
   ``logits`` at the same tokens (output entropy; from the model, i.e. through its final norm and
-  ``W_U``), and ``layer_resids`` ``(n_layers, tokens, d_model)`` (``hook_resid_post`` of every layer,
+  ``W_U``) or, in a stream held in memory, ``entropy`` at the counted tokens computed from them, and ``layer_resids`` ``(n_layers, tokens, d_model)`` (``hook_resid_post`` of every layer,
   for the depth trend of Fig 2b).
 
 :func:`replication.lm.hooks.activation_stream` makes that stream from a TransformerLens ``HookedTransformer`` and
@@ -293,7 +293,9 @@ def measure(inputs: AntipodalInputs) -> AntipodalArrays:
                 fr = torch.stack([norm_fraction_along(layer[mask], u1[r].to(layer.device)).sum()
                                   for layer in batch.layer_resids.to(W_dec.device)])
                 layer_frac[r] = fr if layer_frac[r] is None else layer_frac[r] + fr
-        if batch.logits is not None:
+        if batch.entropy is not None:  # a stream held in memory keeps the entropy, not the logits
+            entropy.append(batch.entropy.to(W_dec.device))
+        elif batch.logits is not None:
             entropy.append(output_entropy(batch.logits.to(W_dec.device)[mask]))
         n_tokens += int(mask.sum())
         n_batches += 1

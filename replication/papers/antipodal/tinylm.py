@@ -8,9 +8,13 @@ and the logits. Settings and how they were chosen: ``NOTES.md``.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from replication.claims import Tier
-from replication.lm.hooks import activation_stream
+from replication.lm.hooks import ActivationBatch, activation_stream, held_in_memory
 from replication.lm.load import final_norm, unembedding
+from replication.metrics.antipodal import output_entropy
 from replication.papers.antipodal.analysis import (
     AntipodalLayerMetrics,
     AntipodalSettings,
@@ -20,7 +24,15 @@ from replication.papers.antipodal.analysis import (
 )
 from replication.papers.antipodal.toy import TOPK_ONLY
 from replication.targets import Analysis, Measured, Target
-from replication.tinylm import availability, cached_activations, load_tinylm, sae_budget, tier_hook, window_batches
+from replication.tinylm import (
+    artifacts,
+    availability,
+    cached_activations,
+    load_tinylm,
+    sae_budget,
+    tier_hook,
+    window_batches,
+)
 from replication.training import SAESpec, train_sae
 
 D_SAE = 1024
@@ -44,6 +56,22 @@ def tinylm_inputs(target: Target, seed: int | None) -> StreamInputs:
     return inputs_for(train_sae(sae_budget(_SPECS[target.name]), cached_activations(hook), seed).sae, hook)
 
 
+@functools.lru_cache(maxsize=1)
+def _heldout(lm: Path, stat: tuple[int, int], hook: str) -> tuple[ActivationBatch, ...]:
+    """The held-out stream of the LM checkpoint ``lm`` (``stat``: its weights' size and mtime, so a rebuilt LM
+    is not served from memory) at ``hook``, with every layer: one model pass for every SAE and seed a process
+    measures (~450 MB for the full profile's held-out split)."""
+    model = load_tinylm(lm)
+    return held_in_memory(activation_stream(model, hook, window_batches("heldout", HELDOUT_BATCH), with_layers=True),
+                          output_entropy)
+
+
+def heldout_stream(hook: str) -> tuple[ActivationBatch, ...]:
+    lm = artifacts().lm.resolve()
+    weights = (lm / "model.safetensors").stat()
+    return _heldout(lm, (weights.st_size, weights.st_mtime_ns), hook)
+
+
 def inputs_for(sae: object, hook: str) -> StreamInputs:
     """Any SAE of the tiny LM's ``hook``: the model's raw W_U, final norm and held-out stream with every layer."""
     model = load_tinylm()
@@ -52,7 +80,7 @@ def inputs_for(sae: object, hook: str) -> StreamInputs:
         W_U=unembedding(model, fold_final_norm=False),
         final_norm=FinalNorm(*final_norm(model)),
         settings=AntipodalSettings.scaled(model.cfg.d_model),
-        stream=lambda: activation_stream(model, hook, window_batches("heldout", HELDOUT_BATCH), with_layers=True),
+        stream=lambda: heldout_stream(hook),
     )
 
 
