@@ -232,6 +232,20 @@ def run_provenance_lines(records: list[ResultRecord], provenance: dict[tuple[str
     return lines or ["- No result records yet."]
 
 
+REPORT_BUILT = "- report built "
+"""How the provenance page's line naming when and at which git revision the report was built begins."""
+
+
+def report_built_line() -> str:
+    """``- report built <UTC time> at git revision <HEAD>``: what the README's pointer to the committed
+    snapshot (:mod:`replication.snapshot`) names."""
+    import time
+
+    from replication.provenance import git_revision
+
+    return f"{REPORT_BUILT}{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} at git revision {git_revision()}"
+
+
 def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> dict[str, list[tuple[Path, str]]]:
     import matplotlib
 
@@ -640,7 +654,8 @@ def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Pa
     blocks = build_blocks(rows, figures, records, stale)
     md_path = Path(out_dir) / "report.md"
     write_text_atomic(md_path, render_markdown(blocks, Path(out_dir)))
-    lines = run_provenance_lines(records, read_provenance(results_dir), _tinylm_run_provenance())
+    lines = [report_built_line(), *run_provenance_lines(records, read_provenance(results_dir),
+                                                           _tinylm_run_provenance())]
     page = "\n".join(["# Run provenance", "", f"What varies from run to run for the report {md_path.name} beside "
                       "this page (DVC does not hash this file).", "", *lines, ""])
     write_text_atomic(Path(out_dir) / PROVENANCE_PAGE, page)

@@ -6,3 +6,4 @@ python -m pip install --quiet torch==2.13.0           # first: the local CPU bui
 python -m pip install --quiet -e '.[dev]'
 dvc repro
 echo "report: $(pwd)/report/out/report.html"
+echo "committed snapshot (commit it with dvc.lock): $(pwd)/report/latest/report.md"

@@ -107,6 +107,7 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     # these records were written without the runner, so without provenance entries: the page says so
     page = (report[0].parent / "provenance.md").read_text()
     assert page.startswith("# Run provenance") and "have no provenance entry" in page
+    assert re.search(r"^- report built \d{4}-\d\d-\d\dT[\d:]+Z at git revision \S+$", page, re.M)  # the README's
 
 
 def _glance_row(lines: list[str], claim_id: str) -> list[str]:
