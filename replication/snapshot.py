@@ -56,9 +56,9 @@ def readme_block(page: str, provenance: str, where: str) -> str:
     when, revision, measured = made_from(provenance)
     summary = next((line for line in page.splitlines() if line.startswith("Summary over")), "")
     lines = [README_BEGIN,
-             f"**Latest report: [`{where}/{REPORT_PAGE}`]({where}/{REPORT_PAGE})** (its first section is the "
-             f"at-a-glance verdict matrix: a cell per claim and tier, a mark per target), built {when} at git "
-             f"revision `{_short(revision)}`"
+             f"**Latest report: [`{where}/{REPORT_PAGE}`]({where}/{REPORT_PAGE})**, opening with the "
+             f"[at-a-glance verdict matrix]({where}/{REPORT_PAGE}#at-a-glance) (a cell per claim and tier, a mark "
+             f"per target); built {when} at git revision `{_short(revision)}`"
              + (f" from records measured at {', '.join(f'`{_short(r)}`' for r in measured)}" if measured else "")
              + f" ([provenance]({where}/{PROVENANCE_PAGE})). The main job (`bash scripts/main.sh`) rewrites it.",
              *([] if not summary else ["", summary + "."]),

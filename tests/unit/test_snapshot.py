@@ -50,6 +50,7 @@ def test_the_readme_block_names_the_date_and_revisions() -> None:
     block = readme_block(PAGE, PROVENANCE, "report/latest")
     assert block.startswith(README_BEGIN) and block.endswith(README_END)
     assert "[`report/latest/report.md`](report/latest/report.md)" in block
+    assert "(report/latest/report.md#at-a-glance)" in block  # GitHub's anchor of "## At a glance"
     assert "built 2026-12-02T05:00:00Z at git revision `0123456789`" in block
     assert "records measured at `89abcdef01`, `0123456789+dirty`" in block
     assert "Summary over (claim, tier, target) rows: 1 replicated." in block
