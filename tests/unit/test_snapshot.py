@@ -102,3 +102,36 @@ def test_main_copies_and_rewrites_the_readme_twice_the_same(tmp_path: Path) -> N
     first = readme.read_text()
     assert "(report/latest/report.md)" in first and "`0123456789`" in first
     assert main(args) == 0 and readme.read_text() == first
+
+
+# ------------------------------------------------------------------ the committed snapshot (no science rerun)
+REPO = Path(__file__).resolve().parents[2]
+LATEST = REPO / "report" / "latest"
+REGENERATE = "regenerate it: `dvc repro report-latest` (or `bash scripts/main.sh`) and commit report/latest/ and README.md"
+
+
+def test_the_committed_snapshot_names_every_registered_claim() -> None:
+    from replication.claims import REGISTRY, load_all
+
+    load_all()
+    lines = (LATEST / "report.md").read_text(encoding="utf-8").splitlines()
+    missing = [claim.id for claim in REGISTRY if not any(line.startswith(f"| {claim.id} | ") for line in lines)]
+    assert not missing, f"report/latest/report.md has no row for {', '.join(missing)}; {REGENERATE}"
+
+
+def test_the_committed_snapshots_figures_exist() -> None:
+    links = figure_links((LATEST / "report.md").read_text(encoding="utf-8"))
+    assert links, "report/latest/report.md links to no figure"
+    missing = [link for link in links if not (LATEST / link).is_file()]
+    assert not missing, f"report/latest/ lacks {', '.join(missing)}; {REGENERATE}"
+    unlinked = sorted({f"figures/{p.name}" for p in (LATEST / "figures").iterdir()} - set(links))
+    assert not unlinked, f"report/latest/ has figures its page does not link to: {', '.join(unlinked)}; {REGENERATE}"
+
+
+def test_the_readme_opens_with_a_pointer_to_the_committed_snapshot() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme_block((LATEST / "report.md").read_text(encoding="utf-8"),
+                         (LATEST / "provenance.md").read_text(encoding="utf-8"), "report/latest")
+    assert with_readme_block(readme, block) == readme, f"the README's pointer is not the snapshot's; {REGENERATE}"
+    assert readme.splitlines().index(README_BEGIN) < 15  # on the first screen, right after the title paragraph
+    assert "at git revision `unknown`" not in block
