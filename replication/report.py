@@ -398,13 +398,13 @@ def _glance_note(claim: Claim, rows: list[Row]) -> str:
 def _legend(swatch) -> list[str]:
     """The matrix's legend as two lines; ``swatch(css)`` draws a cell class's colour (pure)."""
     colours = " · ".join(f"{swatch(css)} {words}" for css, (_sq, words) in CELL_CLASSES.items())
-    return [f"Each cell is one claim on one tier, coloured by the verdict of its targets that ran, under the "
-            f"primary reading: {colours}; blank: the claim is not registered on that tier.",
-            "Marks, one per target, in the order the notes below the matrix name them: ✓ replicated (a "
-            "cross-paper question: holds) · ✗ not replicated (does not hold) · ? inconclusive · – not run · "
-            "c✓ / c✗ a negative control that did / did NOT behave as expected (c✗ colours the cell as not "
-            "replicated). A claim with readings of an open choice has a mark per reading, the primary first: "
-            "✓/✗."]
+    return [(f"Each cell is one claim on one tier, coloured by the verdict of its targets that ran, under the "
+             f"primary reading: {colours}; blank: the claim is not registered on that tier."),
+            ("Marks, one per target, in the order the notes below the matrix name them: ✓ replicated (a "
+             "cross-paper question: holds) · ✗ not replicated (does not hold) · ? inconclusive · – not run · "
+             "c✓ / c✗ a negative control that did / did NOT behave as expected (c✗ colours the cell as not "
+             "replicated). A claim with readings of an open choice has a mark per reading, the primary first: "
+             "✓/✗.")]
 
 
 def _row_class(rows: list[Row]) -> str:

@@ -27,7 +27,7 @@ README_END = "<!-- /latest-report -->"
 
 _FIGURE_LINK = re.compile(r"!\[[^\n]*?\]\((figures/[^)\s]+\.png)\)")
 _BUILT = re.compile(re.escape(REPORT_BUILT) + r"(\S+) at git revision (\S+)")
-_RECORD_REVISIONS = re.compile(r"^- git revision\(s\): (.+)$", re.M)
+_RECORD_REVISIONS = re.compile(r"^- git revision\(s\): (.+)$", re.MULTILINE)
 
 
 def figure_links(markdown: str) -> list[str]:

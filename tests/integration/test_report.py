@@ -107,7 +107,7 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     # these records were written without the runner, so without provenance entries: the page says so
     page = (report[0].parent / "provenance.md").read_text()
     assert page.startswith("# Run provenance") and "have no provenance entry" in page
-    assert re.search(r"^- report built \d{4}-\d\d-\d\dT[\d:]+Z at git revision \S+$", page, re.M)  # the README's
+    assert re.search(r"^- report built \d{4}-\d\d-\d\dT[\d:]+Z at git revision \S+$", page, re.MULTILINE)  # the README's
 
 
 def _glance_row(lines: list[str], claim_id: str) -> list[str]:
@@ -170,8 +170,8 @@ def test_html_renders_in_headless_chromium(report: tuple[Path, Path], tmp_path: 
     probe.write_text(report[1].read_text().replace("</body>", "<script>for (const td of document.querySelectorAll("
                      "'td.cell')) td.dataset.bg = getComputedStyle(td).backgroundColor;</script></body>"))
     probed = subprocess.run([CHROMIUM, *flags, "--dump-dom", probe.resolve().as_uri()], capture_output=True,
-                            text=True, timeout=120).stdout
-    row = re.search(r"<tr><td>cross\.aligned_keeps_pair</td>.*?</tr>", probed, re.S).group(0)
+                            text=True, timeout=120, check=False).stdout
+    row = re.search(r"<tr><td>cross\.aligned_keeps_pair</td>.*?</tr>", probed, re.DOTALL).group(0)
     toy, tinylm, real = re.findall(r'data-bg="([^"]+)"', row)
     assert len({toy, tinylm, real}) == 3 and "rgba(0, 0, 0, 0)" in (real,)  # green, red, and no colour
     shot = tmp_path / "page.png"

@@ -11,8 +11,8 @@ from replication.snapshot import (
     README_END,
     copy_snapshot,
     figure_links,
-    main,
     made_from,
+    main,
     readme_block,
     with_readme_block,
 )
