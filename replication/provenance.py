@@ -12,8 +12,9 @@ import platform
 import subprocess
 from pathlib import Path
 
-#: paths DVC rewrites during a run (lock files, stage outputs and the .gitignore files it keeps beside them)
-DVC_MANAGED = ("dvc.lock", "results/", "data/", "metrics/", "report/out/")
+#: paths DVC rewrites during a run (lock files, stage outputs and the .gitignore files it keeps beside them;
+#: report/latest/ is the committed snapshot of the report the `report-latest` stage writes)
+DVC_MANAGED = ("dvc.lock", "results/", "data/", "metrics/", "report/out/", "report/latest/")
 
 
 def is_dvc_managed(path: str) -> bool:

@@ -53,6 +53,8 @@ class Row:
     """For a negative control: whether it behaved as its expectation says."""
     readings: str = ""
     """Every reading's verdict (primary first), where the claim has an open choice."""
+    reading_statuses: tuple[str, ...] = ()
+    """Every reading's status (primary first, ``not run`` where unmeasured), where the claim has an open choice."""
     user: bool = False
     """A row of `sae-replicate check` on the user's own model and SAE (its own section of the report)."""
 
@@ -97,7 +99,7 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
                 short = blocked[0].value if blocked else "not measured yet"
                 rows.append(Row(claim, tier, label, Status.NOT_RUN.value, "", reason, "", short))
                 continue
-            verdict, readings = _judged(claim, by_reading)
+            verdict, readings, statuses = _judged(claim, by_reading)
             reason = verdict.reason
             ok: bool | None = None
             if target.control and expectation is not None:
@@ -110,20 +112,23 @@ def collect_rows(records: list[ResultRecord]) -> list[Row]:
             seeds = ",".join("-" if r.seed is None else str(r.seed) for r in recs)
             shown = {**verdict.values, **verdict.preconditions, **verdict.reported}
             rows.append(Row(claim, tier, label, verdict.status.value, _fmt_values(shown), reason,
-                            seeds, control_ok=ok, readings=readings))
+                            seeds, control_ok=ok, readings=readings, reading_statuses=statuses))
     return rows + _user_rows(registry, grouped)
 
 
-def _judged(claim: Claim, by_reading: dict[str | None, list[ResultRecord]]) -> tuple[Verdict, str]:
-    """The primary reading's verdict re-judged from its records (it has some), and every reading's status in
-    words where the claim has an open choice ("" otherwise)."""
+def _judged(claim: Claim, by_reading: dict[str | None, list[ResultRecord]]) -> tuple[Verdict, str, tuple[str, ...]]:
+    """The primary reading's verdict re-judged from its records (it has some), every reading's status in words
+    where the claim has an open choice ("" otherwise), and every reading's status (``()`` without one)."""
     verdicts = {reading: aggregate([judge(claim, record_to_measurement(r), reading) for r in recs])
                 for reading, recs in by_reading.items() if recs}
+    statuses = () if claim.readings is None else tuple(
+        verdicts[reading].status.value if reading in verdicts else Status.NOT_RUN.value
+        for reading in claim.reading_names)
     readings = "" if claim.readings is None else "; ".join(
         f"{reading}{' (primary)' if k == 0 else ''}: "
         + (verdicts[reading].status.value if reading in verdicts else "not measured")
         for k, reading in enumerate(claim.reading_names))
-    return verdicts[claim.reading_names[0]], readings
+    return verdicts[claim.reading_names[0]], readings, statuses
 
 
 def _user_rows(registry, grouped: dict) -> list[Row]:
@@ -141,10 +146,10 @@ def _user_rows(registry, grouped: dict) -> list[Row]:
         by_reading = {r: grouped.get((claim_id, tier, target, r), []) for r in claim.reading_names}
         if not by_reading[claim.reading_names[0]]:
             continue
-        verdict, readings = _judged(claim, by_reading)
+        verdict, readings, statuses = _judged(claim, by_reading)
         shown = {**verdict.values, **verdict.preconditions, **verdict.reported}
         rows.append(Row(claim, Tier(tier), target, verdict.status.value, _fmt_values(shown), verdict.reason, "-",
-                        readings=readings, user=True))
+                        readings=readings, reading_statuses=statuses, user=True))
     return rows
 
 
@@ -227,6 +232,20 @@ def run_provenance_lines(records: list[ResultRecord], provenance: dict[tuple[str
     return lines or ["- No result records yet."]
 
 
+REPORT_BUILT = "- report built "
+"""How the provenance page's line naming when and at which git revision the report was built begins."""
+
+
+def report_built_line() -> str:
+    """``- report built <UTC time> at git revision <HEAD>``: what the README's pointer to the committed
+    snapshot (:mod:`replication.snapshot`) names."""
+    import time
+
+    from replication.provenance import git_revision
+
+    return f"{REPORT_BUILT}{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} at git revision {git_revision()}"
+
+
 def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> dict[str, list[tuple[Path, str]]]:
     import matplotlib
 
@@ -264,6 +283,7 @@ def _figures(records: list[ResultRecord], results_dir: Path, out_dir: Path) -> d
 # The report is built once as a list of blocks and rendered twice (Markdown, HTML), so both say the same.
 
 Block = tuple  # ("h1"|"h2"|"h3"|"p", text) | ("table", header, rows, row_classes) | ("figure", path, caption) | ("ul", items)
+#               | ("glance", header, rows: [claim id, paper value, GlanceCell per tier]) | ("legend",): the matrix's
 
 _SHORT = {"replicated": "replicated", "not replicated": "NOT replicated", "inconclusive": "inconclusive",
           "not run": "not run"}
@@ -282,18 +302,109 @@ def _verdict_text(r: Row, text: str) -> str:
     return text + (" by construction" if r.claim.by_construction and r.status == Status.REPLICATED.value else "")
 
 
-def _glance_cell(rows: list[Row]) -> str:
-    """One tier's verdicts of one claim: per target, or the reason it did not run (identical ones counted)."""
-    parts = []
-    for r in rows:
-        if r.status == Status.NOT_RUN.value:
-            parts.append(f"not run: {r.short}")
-        elif r.control_ok is not None:
-            parts.append("control as expected" if r.control_ok else "control NOT as expected")
+# ---------------------------------------------------------------------------------- the at-a-glance matrix
+# One cell per (claim, tier), coloured by that cell's verdict, with one mark per target (and per reading); the
+# words (which target is which mark, why a target did not run) are in the notes below the matrix.
+
+#: a target's mark: its verdict under one reading
+MARKS = {Status.REPLICATED.value: "✓", Status.NOT_REPLICATED.value: "✗", Status.INCONCLUSIVE.value: "?",
+         Status.NOT_RUN.value: "–"}
+#: a negative control's mark under the primary reading: whether it behaved as its expectation says
+CONTROL_MARKS = {True: "c✓", False: "c✗"}
+#: a matrix cell's class: its square in Markdown (which cannot colour a cell) and what the colour means
+CELL_CLASSES = {
+    "replicated": ("🟩", "replicated"),
+    "not-replicated": ("🟥", "not replicated"),
+    "inconclusive": ("🟨", "inconclusive"),
+    "mixed": ("🟪", "mixed (the targets disagree)"),
+    "not-run": ("⬜", "not run"),
+}
+ABSENT = "absent"
+"""The class of a cell whose claim is not registered on that tier (blank)."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    text: str
+    """One mark per reading, the primary first: ``✓``, ``c✗``, ``?/✓``."""
+    title: str
+    """The target and its verdict in words (the HTML page's tooltip)."""
+
+
+@dataclass(frozen=True)
+class GlanceCell:
+    css: str
+    """A key of :data:`CELL_CLASSES`, or :data:`ABSENT`."""
+    marks: tuple[Mark, ...] = ()
+
+    def markdown(self) -> str:
+        if self.css == ABSENT:
+            return ""
+        return " ".join([CELL_CLASSES[self.css][0], *(m.text for m in self.marks)])
+
+
+def _mark(r: Row) -> Mark:
+    """A target's mark: its verdict under every reading (a control: as expected or not, under the primary)."""
+    if r.status == Status.NOT_RUN.value:
+        return Mark(MARKS[r.status], f"{r.target}: not run: {r.short}")
+    first = CONTROL_MARKS[r.control_ok] if r.control_ok is not None else MARKS[r.status]
+    text = "/".join([first, *(MARKS[s] for s in r.reading_statuses[1:])])
+    verdict = _verdict_text(r, _SHORT[r.status])
+    words = (f"control {'as expected' if r.control_ok else 'NOT as expected'} ({verdict})"
+             if r.control_ok is not None else verdict)
+    return Mark(text, f"{r.target}: {words}" + (f"; readings: {r.readings}" if r.readings else ""))
+
+
+def _cell_class(rows: list[Row]) -> str:
+    """The verdict of one claim on one tier over the targets that ran, under the primary reading: the one they
+    share, else ``mixed``; a control that does not behave as expected counts as not replicated, one that does is
+    not counted; ``not-run`` if no target ran, :data:`ABSENT` if the claim has no such tier."""
+    if not rows:
+        return ABSENT
+    outcomes = {"not-replicated" if r.control_ok is False else r.status.replace(" ", "-") for r in rows
+                if r.status != Status.NOT_RUN.value and r.control_ok is not True}
+    if not outcomes:
+        return "not-run"
+    return outcomes.pop() if len(outcomes) == 1 else "mixed"
+
+
+def _glance_cell(rows: list[Row]) -> GlanceCell:
+    return GlanceCell(_cell_class(rows), tuple(_mark(r) for r in rows))
+
+
+def _glance_note(claim: Claim, rows: list[Row]) -> str:
+    """The words behind one claim's marks, a tier at a time: each target with its mark, in the marks' order (or,
+    for a tier where nothing ran, why, identical reasons counted)."""
+    parts, marks = [], []
+    for tier in (t for t in Tier if t in claim.tiers):
+        mine = [r for r in rows if r.tier is tier]
+        marks += [_mark(r).text for r in mine]
+        if all(r.status == Status.NOT_RUN.value for r in mine):
+            why = [r.short for r in mine]
+            counted = {w: why.count(w) for w in dict.fromkeys(why)}
+            text = "not run: " + "; ".join(w if n == 1 else f"{w} ×{n}" for w, n in counted.items())
         else:
-            parts.append(f"{_verdict_text(r, _SHORT[r.status])} ({r.target})")
-    counted = {p: parts.count(p) for p in dict.fromkeys(parts)}
-    return "; ".join(p if n == 1 else f"{p} ×{n}" for p, n in counted.items())
+            text = ", ".join(
+                f"{_mark(r).text} {r.target}"
+                + (f" (not run: {r.short})" if r.status == Status.NOT_RUN.value else "")
+                + (" (by construction)" if r.claim.by_construction and r.status == Status.REPLICATED.value else "")
+                for r in mine)
+        parts.append(f"{tier.value}: {text}")
+    readings = "" if not any("/" in m for m in marks) else (
+        " (a mark per reading: " + "/".join(claim.reading_names) + f", {claim.reading_names[0]} primary)")
+    return f"{claim.id}{readings} — " + "; ".join(parts)
+
+
+def _legend(swatch) -> list[str]:
+    """The matrix's legend as two lines; ``swatch(css)`` draws a cell class's colour (pure)."""
+    colours = " · ".join(f"{swatch(css)} {words}" for css, (_sq, words) in CELL_CLASSES.items())
+    return [(f"Each cell is one claim on one tier, coloured by the verdict of its targets that ran, under the "
+             f"primary reading: {colours}; blank: the claim is not registered on that tier."),
+            ("Marks, one per target, in the order the notes below the matrix name them: ✓ replicated (a "
+             "cross-paper question: holds) · ✗ not replicated (does not hold) · ? inconclusive · – not run · "
+             "c✓ / c✗ a negative control that did / did NOT behave as expected (c✗ colours the cell as not "
+             "replicated). A claim with readings of an open choice has a mark per reading, the primary first: "
+             "✓/✗.")]
 
 
 def _row_class(rows: list[Row]) -> str:
@@ -329,14 +440,14 @@ def build_blocks(rows: list[Row], figures: dict[str, list[tuple[Path, str]]], re
         ("h2", "At a glance"),
     ]
     tiers = list(Tier)
-    glance = []
-    classes = []
+    glance, notes = [], []
     for claim in dict.fromkeys(r.claim for r in rows):
         mine = [r for r in rows if r.claim is claim]
-        cells = [_glance_cell([r for r in mine if r.tier is t]) if t in claim.tiers else "—" for t in tiers]
-        glance.append([claim.id, claim.paper_value] + cells)
-        classes.append(_row_class(mine))
-    blocks.append(("table", ["claim", "paper reports"] + [t.value for t in tiers], glance, classes))
+        glance.append([claim.id, claim.paper_value] + [_glance_cell([r for r in mine if r.tier is t])
+                                                        if t in claim.tiers else GlanceCell(ABSENT) for t in tiers])
+        notes.append(_glance_note(claim, mine))
+    blocks += [("legend",), ("glance", ["claim", "paper reports"] + [t.value for t in tiers], glance),
+               ("h3", "Which target is which mark"), ("ul", notes)]
     for paper in dict.fromkeys(r.claim.paper for r in rows):
         prows = [r for r in rows if r.claim.paper == paper]
         blocks.append(("h2", f"{paper}: {REGISTRY.title(paper)}"))
@@ -451,6 +562,14 @@ def render_markdown(blocks: list[Block], out_dir: Path) -> str:
             _, header, body, _classes = block
             lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(_md_cell(str(c)) for c in row) + " |" for row in body] + [""]
+        elif kind == "glance":
+            _, header, body = block
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(_md_cell(c.markdown() if isinstance(c, GlanceCell) else str(c)) for c in row)
+                      + " |" for row in body] + [""]
+        elif kind == "legend":
+            for line in _legend(lambda css: CELL_CLASSES[css][0]):
+                lines += [line, ""]
         elif kind == "figure":
             _, path, caption = block
             lines += [f"![{caption}]({path.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
@@ -464,7 +583,18 @@ table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px soli
 th{background:#f0f0f0;text-align:left}tr.replicated td{background:#eaf7ea}tr.not-replicated td{background:#fbe3e2}
 tr.inconclusive td{background:#fdf1d6}
 tr.not-run td{color:#666}td:first-child{font-family:monospace;white-space:nowrap}img{max-width:100%;display:block}
+table.glance td.cell{white-space:nowrap;font-size:15px;text-align:center;min-width:4em}
+table.glance td.cell span{cursor:help}td.cell.replicated,.swatch.replicated{background:#b9e4b9}
+td.cell.not-replicated,.swatch.not-replicated{background:#f4b6b2}td.cell.inconclusive,.swatch.inconclusive{background:#fbdf9d}
+td.cell.mixed,.swatch.mixed{background:#d7c6ef}td.cell.not-run,.swatch.not-run{background:#f2f2f2;color:#888}
+.swatch{display:inline-block;width:.9em;height:.9em;border:1px solid #999;vertical-align:middle}
+p.legend{font-size:13px;max-width:1100px}
 figure{margin:1.5em 0}figcaption{font-style:italic;font-size:13px;max-width:1100px}li{margin:.3em 0;font-size:14px}"""
+
+
+def _html_glance_cell(cell: GlanceCell) -> str:
+    marks = " ".join(f"<span title='{html.escape(m.title)}'>{html.escape(m.text)}</span>" for m in cell.marks)
+    return f"<td class='cell {cell.css}'>{marks}</td>"
 
 
 def render_html(blocks: list[Block]) -> str:
@@ -481,6 +611,19 @@ def render_html(blocks: list[Block]) -> str:
             for row, css in zip(body, classes):
                 out.append(f"<tr class='{css}'>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
             out.append("</table>")
+        elif kind == "glance":
+            _, header, body = block
+            out.append("<table class='glance'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            for row in body:
+                out.append("<tr>" + "".join(_html_glance_cell(c) if isinstance(c, GlanceCell) else f"<td>{e(str(c))}</td>"
+                                            for c in row) + "</tr>")
+            out.append("</table>")
+        elif kind == "legend":
+            # the words are escaped before the swatches (markup) go in
+            for line in _legend(lambda css: f"\0{css}\0"):
+                parts = line.split("\0")
+                out.append("<p class='legend'>" + "".join(f"<span class='swatch {p}'></span>" if k % 2 else e(p)
+                                                          for k, p in enumerate(parts)) + "</p>")
         elif kind == "figure":
             _, path, caption = block
             data = base64.b64encode(path.read_bytes()).decode()
@@ -511,7 +654,8 @@ def build_report(results_dir: Path, out_dir: Path, html: bool = True) -> list[Pa
     blocks = build_blocks(rows, figures, records, stale)
     md_path = Path(out_dir) / "report.md"
     write_text_atomic(md_path, render_markdown(blocks, Path(out_dir)))
-    lines = run_provenance_lines(records, read_provenance(results_dir), _tinylm_run_provenance())
+    lines = [report_built_line(), *run_provenance_lines(records, read_provenance(results_dir),
+                                                           _tinylm_run_provenance())]
     page = "\n".join(["# Run provenance", "", f"What varies from run to run for the report {md_path.name} beside "
                       "this page (DVC does not hash this file).", "", *lines, ""])
     write_text_atomic(Path(out_dir) / PROVENANCE_PAGE, page)

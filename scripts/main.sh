@@ -24,3 +24,4 @@ grep -E "^[0-9]+ (inconclusive|not replicated|not run|replicated)|differ from th
     logs/toy-branch.log | sed 's/^/toy: /' || true
 dvc repro                                              # the report (and anything the branches left)
 echo "main job: $(( $(date +%s) - start )) s; report: $(pwd)/report/out/report.html"
+echo "committed snapshot (commit it with dvc.lock): $(pwd)/report/latest/report.md"

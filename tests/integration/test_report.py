@@ -55,6 +55,12 @@ def _fake_topk_results(root: Path) -> None:
         m = Measurement(Tier.TOY, "toy-cross-dense", seed, values, wall_time_s=1.0)
         for reading in claim.reading_names:
             write_record(root, make_record(claim, m, judge(claim, m, reading)))
+        # ... which holds on the toy tier and not on the tinylm tier under the primary reading (the aligned SAE
+        # splits the pair: s = 0.2), though it does under the other
+        values = {**values, "aligned_u1_pair_s@processed": 0.2}
+        m = Measurement(Tier.TINYLM, "tinylm-cross-resid-post", seed, values, wall_time_s=1.0)
+        for reading in claim.reading_names:
+            write_record(root, make_record(claim, m, judge(claim, m, reading)))
         # a claim that holds by algebra
         claim = REGISTRY.get("sagsae.parameter_accounting")
         m = Measurement(Tier.TOY, "toy-sagsae-bipolar", seed, {"sagsae_h_minus_gated_2h_parameters": -4160.0})
@@ -87,7 +93,8 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     accounting = next(line for line in lines if line.startswith("| sagsae.parameter_accounting | toy |"))
     assert "| replicated by construction |" in accounting
     glance = next(line for line in lines if line.startswith("| topk.less_shrinkage | "))
-    assert "replicated (toy-sparse)" in glance
+    assert glance.endswith("| 🟩 ✓ |  |  |")  # replicated on its one toy target; no tinylm or real tier
+    assert "- topk.less_shrinkage — toy: ✓ toy-sparse" in lines  # the words behind the marks, below the matrix
     question = next(line for line in lines if line.startswith("| cross.aligned_keeps_pair | toy | toy-cross-dense"))
     assert "| holds |" in question and "## cross: Cross-paper questions" in text
     # every not-run row says why: an LLM judge (autointerp), a GPU and weights (real targets), no records yet
@@ -100,6 +107,36 @@ def test_markdown_lists_every_claim_with_a_verdict(report: tuple[Path, Path]) ->
     # these records were written without the runner, so without provenance entries: the page says so
     page = (report[0].parent / "provenance.md").read_text()
     assert page.startswith("# Run provenance") and "have no provenance entry" in page
+    assert re.search(r"^- report built \d{4}-\d\d-\d\dT[\d:]+Z at git revision \S+$", page, re.MULTILINE)  # the README's
+
+
+def _glance_row(lines: list[str], claim_id: str) -> list[str]:
+    """The at-a-glance matrix's cells of one claim: claim, paper reports, toy, tinylm, real."""
+    line = next(line for line in lines if line.startswith(f"| {claim_id} | "))
+    return [cell.strip() for cell in line.strip("|").split(" | ")]
+
+
+def test_the_matrix_colours_and_marks_each_tier_on_its_own(report: tuple[Path, Path]) -> None:
+    text = report[0].read_text()
+    lines = text.splitlines()
+    assert lines.index("## At a glance") < lines.index("| claim | paper reports | toy | tinylm | real |")
+    assert "🟩 replicated · 🟥 not replicated · 🟨 inconclusive · 🟪 mixed" in text  # the legend
+    # holds on toy-cross-dense (both readings; its control has no records), not under the primary reading on
+    # the tinylm tier though it does under the other: two cells of two colours, a mark per target and reading
+    _id, _paper, toy, tinylm, real = _glance_row(lines, "cross.aligned_keeps_pair")
+    assert (toy, tinylm, real) == ("🟩 ✓/✓ –", "🟥 ✗/✓", "")
+    # a primary reading inconclusive on its one target, the other replicated: amber; the other targets not run
+    assert _glance_row(lines, "antipodal.pairs_are_antipodal")[2].startswith("🟨 ?/✓ –")
+    # a tier on which no target ran is grey, one dash per target
+    assert re.fullmatch(r"⬜( –)+", _glance_row(lines, "antipodal.pairs_are_antipodal")[4])
+    # the prose is below the matrix, naming the targets in the marks' order
+    note = next(line for line in lines if line.startswith("- cross.aligned_keeps_pair "))
+    matrix_end = next(k for k, line in enumerate(lines) if line.startswith("| topk.less_shrinkage | "))
+    assert lines.index(note) > matrix_end
+    assert ("(a mark per reading: processed/raw, processed primary) — toy: ✓/✓ toy-cross-dense, – toy-cross-control "
+            "(negative control) (not run: not measured yet); tinylm: ✗/✓ tinylm-cross-resid-post") in note
+    assert "- topk.exact_sparsity — toy: ✓ toy-sparse" in lines
+    assert "- sagsae.parameter_accounting — toy: ✓ toy-sagsae-bipolar (by construction)" in lines
 
 
 def test_html_is_self_contained(report: tuple[Path, Path]) -> None:
@@ -109,6 +146,12 @@ def test_html_is_self_contained(report: tuple[Path, Path]) -> None:
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "src='http" not in html and 'src="http' not in html
     assert "<tr class='inconclusive'>" in html and "tr.inconclusive td{background" in html  # its own colour
+    # the matrix: a cell per tier with its own class, a tooltip per mark naming the target and its verdict
+    row = next(line for line in html.splitlines() if line.startswith("<tr><td>cross.aligned_keeps_pair</td>"))
+    assert re.findall(r"<td class='cell ([a-z-]+)'>", row) == ["replicated", "not-replicated", "absent"]
+    assert ("<span title='tinylm-cross-resid-post: does NOT hold; readings: processed (primary): not replicated; "
+            "raw: replicated'>✗/✓</span>") in row
+    assert "<span class='swatch mixed'></span>" in html  # the legend's colours are the cells' own
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: `apt-get install chromium` "
@@ -121,6 +164,16 @@ def test_html_renders_in_headless_chromium(report: tuple[Path, Path], tmp_path: 
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert "<table>" in dom and "topk.less_shrinkage" in dom and dom.count("<img") >= 1
     assert "cross: Cross-paper questions" in dom and ">holds<" in dom  # the questions' own section and words
+    # the browser paints the two tiers of a claim that holds on one and not on the other in two colours: the
+    # page's cells, with their computed backgrounds written into the DOM by a script
+    probe = tmp_path / "probe.html"
+    probe.write_text(report[1].read_text().replace("</body>", "<script>for (const td of document.querySelectorAll("
+                     "'td.cell')) td.dataset.bg = getComputedStyle(td).backgroundColor;</script></body>"))
+    probed = subprocess.run([CHROMIUM, *flags, "--dump-dom", probe.resolve().as_uri()], capture_output=True,
+                            text=True, timeout=120, check=False).stdout
+    row = re.search(r"<tr><td>cross\.aligned_keeps_pair</td>.*?</tr>", probed, re.DOTALL).group(0)
+    toy, tinylm, real = re.findall(r'data-bg="([^"]+)"', row)
+    assert len({toy, tinylm, real}) == 3 and "rgba(0, 0, 0, 0)" in (real,)  # green, red, and no colour
     shot = tmp_path / "page.png"
     subprocess.run([CHROMIUM, *flags, "--window-size=1400,2400", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120)

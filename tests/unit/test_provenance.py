@@ -13,6 +13,7 @@ from replication.provenance import changed_paths, git_revision, is_dvc_managed
 @pytest.mark.parametrize(("path", "managed"), [
     ("dvc.lock", True), ("pipelines/real/dvc.lock", True), ("results/toy/.gitignore", True),
     ("data/tinylm/full/.gitignore", True), ("metrics/toy.json", True), ("report/out/report.md", True),
+    ("report/latest/figures/topk-shrinkage-vs-l0.png", True),
     ("replication/cli.py", False), ("params.yaml", False), ("dvc.yaml", False), ("report/template.md", False),
     ("database.py", False),
 ])
