@@ -6,7 +6,8 @@ cache, not git's) into ``report/latest/``, which git tracks: ``report.md`` with 
 DVC output, so DVC never hashes it). The self-contained ``report.html`` is left out: it is the same figures
 again, base64-encoded. Then it rewrites the README's block between :data:`README_BEGIN` and
 :data:`README_END`, which points to the snapshot and names its date and git revision, taken from its provenance
-page. The same report gives the same bytes, so a second ``dvc repro`` leaves ``git status`` clean.
+page. The same report gives the same bytes, and a snapshot that already holds them keeps its provenance page
+(the date and revision the content was first built at), so rerunning the main job leaves ``git status`` clean.
 
     python -m replication.snapshot --from report/out --to report/latest --readme README.md
 """
@@ -79,7 +80,8 @@ def with_readme_block(readme: str, block: str) -> str:
 
 def copy_snapshot(src: Path, dst: Path) -> list[Path]:
     """Copy ``src``'s report page, the figures it links to and its provenance page into ``dst``, dropping
-    figures there that the page no longer links to; returns the paths written.
+    figures there that the page no longer links to; returns the paths written (none if ``dst`` already holds
+    the same page and figures: then its provenance page, which dates them, is kept too).
 
     Raises ``FileNotFoundError`` naming the missing file if the report is incomplete, before writing."""
     src, dst = Path(src), Path(dst)
@@ -90,16 +92,22 @@ def copy_snapshot(src: Path, dst: Path) -> list[Path]:
         raise FileNotFoundError(f"{src}: the report lacks {', '.join(missing)}; build it first: "
                                 f"`sae-replicate report --out {src}`")
     (dst / FIGURES).mkdir(parents=True, exist_ok=True)
+    removed = False
     for stale in sorted((dst / FIGURES).iterdir()):
         if f"{FIGURES}/{stale.name}" not in figures and stale.is_file():
             stale.unlink()
+            removed = True
     written = []
-    for rel in figures:
-        write_bytes_atomic(dst / rel, (src / rel).read_bytes())
-        written.append(dst / rel)
-    for name in (REPORT_PAGE, PROVENANCE_PAGE):
-        write_text_atomic(dst / name, (src / name).read_text(encoding="utf-8"))
-        written.append(dst / name)
+    for rel in [*figures, REPORT_PAGE]:
+        data = (src / rel).read_bytes()
+        if not (dst / rel).is_file() or (dst / rel).read_bytes() != data:
+            write_bytes_atomic(dst / rel, data)
+            written.append(dst / rel)
+    # the provenance page says when this content was first built, so it is replaced only with the content:
+    # a rerun that reproduces the same report (a fresh clone's main job) leaves the snapshot, and git, as they are
+    if written or removed or not (dst / PROVENANCE_PAGE).is_file():
+        write_text_atomic(dst / PROVENANCE_PAGE, (src / PROVENANCE_PAGE).read_text(encoding="utf-8"))
+        written.append(dst / PROVENANCE_PAGE)
     return written
 
 

@@ -85,6 +85,17 @@ def test_copy_snapshot_copies_the_page_its_figures_and_provenance_only(tmp_path:
     assert (dst / "report.md").read_text() == PAGE
 
 
+def test_the_same_report_rebuilt_keeps_the_snapshots_provenance(tmp_path: Path) -> None:
+    # a fresh clone's main job rebuilds the same report at another time and revision: nothing is rewritten
+    src, dst = _report(tmp_path / "out"), tmp_path / "latest"
+    copy_snapshot(src, dst)
+    (src / "provenance.md").write_text(PROVENANCE.replace("T", "X", 1) + "\nrebuilt later\n")
+    assert copy_snapshot(src, dst) == [] and (dst / "provenance.md").read_text() == PROVENANCE
+    (src / "report.md").write_text(PAGE + "\na change\n")
+    assert sorted(p.name for p in copy_snapshot(src, dst)) == ["provenance.md", "report.md"]
+    assert (dst / "provenance.md").read_text().endswith("rebuilt later\n")
+
+
 def test_copy_snapshot_of_an_incomplete_report_names_what_is_missing(tmp_path: Path) -> None:
     src = _report(tmp_path / "out")
     (src / "figures" / "b.png").unlink()
