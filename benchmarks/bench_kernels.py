@@ -18,8 +18,9 @@ hardware. Kernels (sizes of the papers' real targets with ``--full``; CPU-sized 
 Timing: with one CPU thread, the process's CPU time (``time.process_time``), so that other processes
 sharing the cores do not count against the kernel (cache and memory-bandwidth contention still do);
 otherwise wall time, CUDA synchronised. The GEMM rate is measured (best of 3 square ``2048^2`` float32
-products) right before and right after each kernel, and the ratio is against their mean: both printed,
-their spread is the noise floor of the ratio.
+products; ``Clock.gemm_n``) right before and right after each kernel, and the ratio is against their mean:
+both printed, their spread is the noise floor of the ratio. Each ``bench_*`` prints its line and returns
+that ratio (work done over the float32 GEMM rate), for :mod:`benchmarks.gpu_smoke`.
 
 Usage::
 
@@ -47,8 +48,9 @@ from replication.metrics.antipodal import (
 class Clock:
     """CPU time of this process with one CPU thread (robust to other processes), else synchronised wall time."""
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, gemm_n: int = 2048) -> None:
         self.device = device
+        self.gemm_n = gemm_n  # the side of the square matmul whose rate is every ratio's baseline
         self.cpu_time = device == "cpu" and torch.get_num_threads() == 1
         self.name = "process CPU time" if self.cpu_time else "wall time"
 
@@ -70,8 +72,10 @@ def timed(fn: Callable[[], object], clock: Clock, repeats: int = 1, warmup: bool
     return best
 
 
-def gemm_rate(clock: Clock, dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
-    """FLOP/s of one square ``n x n`` matmul (best of 3 after a warm-up): the baseline of every ratio."""
+def gemm_rate(clock: Clock, dtype: torch.dtype = torch.float32, n: int | None = None) -> float:
+    """FLOP/s of one square ``n x n`` matmul (default ``clock.gemm_n``; best of 3 after a warm-up): the
+    baseline of every ratio."""
+    n = n or clock.gemm_n
     a = torch.randn(n, n, device=clock.device).to(dtype)
     b = torch.randn(n, n, device=clock.device).to(dtype)
     return 2 * n**3 / timed(lambda: a @ b, clock, repeats=3, warmup=True)
@@ -89,7 +93,7 @@ def _ratio_text(flops: float, seconds: float, before: float, after: float) -> st
     return f"{flops / seconds / 1e9:8.1f} GFLOP/s = {flops / seconds / base:5.3f} x GEMM ({before / 1e9:.0f}/{after / 1e9:.0f})"
 
 
-def bench_pairwise(d_sae: int, d_in: int, clock: Clock, block: int, mode: str) -> None:
+def bench_pairwise(d_sae: int, d_in: int, clock: Clock, block: int, mode: str) -> float:
     device = clock.device
     g = torch.Generator(device=device).manual_seed(0)
     W_enc = torch.randn(d_in, d_sae, device=device, generator=g)
@@ -106,9 +110,10 @@ def bench_pairwise(d_sae: int, d_in: int, clock: Clock, block: int, mode: str) -
         bf16 = gemm_rate(clock, torch.bfloat16)
         line += f"; work done {done / seconds / bf16:5.3f} x bf16 GEMM ({bf16 / 1e9:.0f})"
     print(line, flush=True)
+    return done / seconds / ((before + after) / 2)
 
 
-def bench_pca(n_tokens: int, d: int, clock: Clock, batch: int = 8192) -> None:
+def bench_pca(n_tokens: int, d: int, clock: Clock, batch: int = 8192) -> float:
     device = clock.device
     g = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(batch, d, device=device, generator=g)
@@ -125,9 +130,10 @@ def bench_pca(n_tokens: int, d: int, clock: Clock, batch: int = 8192) -> None:
     f64 = gemm_rate(clock, torch.float64)
     print(f"streaming PCA {n_tokens} x {d} (float64): {seconds:8.2f} s, {_ratio_text(flops, seconds, before, after)}"
           f"; {flops / seconds / f64:5.3f} x float64 GEMM ({f64 / 1e9:.0f})", flush=True)
+    return flops / seconds / ((before + after) / 2)
 
 
-def bench_density(n_tokens: int, d_in: int, d_sae: int, clock: Clock, batch: int = 4096) -> None:
+def bench_density(n_tokens: int, d_in: int, d_sae: int, clock: Clock, batch: int = 4096) -> float:
     from sae_lens.registry import get_sae_class
 
     device = clock.device
@@ -145,6 +151,7 @@ def bench_density(n_tokens: int, d_in: int, d_sae: int, clock: Clock, batch: int
     flops = 2 * (n_tokens // batch) * batch * d_in * d_sae
     print(f"density pass {n_tokens} tokens x {d_in} -> {d_sae}: {seconds:8.2f} s, "
           f"{_ratio_text(flops, seconds, before, after)}", flush=True)
+    return flops / seconds / ((before + after) / 2)
 
 
 def main() -> None:

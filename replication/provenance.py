@@ -71,9 +71,12 @@ def git_revision(repo: Path | None = None) -> str:
 
 
 def device_description() -> str:
-    """``cuda:<name>`` when a GPU is in use, else ``cpu:<processor> x<threads>``."""
+    """``cuda:<name>`` when a GPU is in use (:func:`replication.device.best_device`: CUDA when there is one,
+    unless ``SAE_REPLICATION_DEVICE=cpu``), else ``cpu:<processor> x<threads>``."""
     import torch
 
-    if torch.cuda.is_available():
+    from replication.device import best_device
+
+    if best_device() == "cuda":
         return f"cuda:{torch.cuda.get_device_name(0)}"
     return f"cpu:{platform.machine()} x{torch.get_num_threads()} threads"

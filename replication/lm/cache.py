@@ -187,14 +187,19 @@ def build_activation_cache(spec: ActivationCacheSpec, out: Path, device: str | N
 class CachedActivations:
     """Cached LM activations of one hook, as a ``TrainingData`` (``d_in``, ``config()``, ``sample(n, generator)``).
 
+    SAEs trained on it train on ``device`` (default :func:`~replication.device.best_device`: CUDA when torch
+    sees a GPU; :func:`replication.training.data_device` reads it, and a non-CPU device joins the SAE's cache
+    key); rows are drawn on the CPU and sae-lens's trainer moves each batch there.
+
     ``sample`` draws rows of the train cache uniformly at random with replacement (float32);
     ``eval_batch(n)`` returns the first ``n`` rows of the held-out cache (deterministic). ``config()``
     names the hook and the sha256 of the cached train file, so an SAE cached by ``train_sae`` is
     retrained whenever the LM or the cache changes.
     """
 
-    def __init__(self, directory: Path, hook_name: str):
+    def __init__(self, directory: Path, hook_name: str, device: str | None = None):
         self.directory = Path(directory)
+        self.device = device or best_device()
         manifest_path = self.directory / "manifest.json"
         if not manifest_path.exists():
             raise FileNotFoundError(f"{manifest_path} is missing: cache the activations first "

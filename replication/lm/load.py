@@ -40,6 +40,8 @@ from typing import Any
 
 import torch
 
+from replication.device import best_device  # noqa: F401  (where LM targets load their model and train SAEs)
+
 ALLOW_DOWNLOAD_ENV = "SAE_REPLICATION_ALLOW_DOWNLOAD"
 
 
@@ -61,11 +63,6 @@ def _hf_model_repo(name: str) -> str:
     from transformer_lens.loading_from_pretrained import get_official_model_name
 
     return get_official_model_name(name)
-
-
-def best_device() -> str:
-    """``"cuda"`` where torch sees a GPU, else ``"cpu"``: where LM targets load their model and train SAEs."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 LOADERS = ("hooked", "bridge")

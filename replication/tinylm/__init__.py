@@ -1,4 +1,5 @@
-"""The tiny-LM tier: a corpus, tokenizer and small transformer the suite builds itself, offline, on CPU.
+"""The tiny-LM tier: a corpus, tokenizer and small transformer the suite builds itself, offline (on CUDA where
+torch sees a GPU, else the CPU: :func:`replication.device.best_device`).
 
 Pipeline (DVC stages ``tinylm-<stage>@<profile>``; ``python -m replication.tinylm <stage> --profile P``):
 ``corpus`` (:mod:`.corpus`) -> ``tokenizer`` (:mod:`.tokenizer`) -> ``lm`` (:mod:`.model`, :mod:`.train`)

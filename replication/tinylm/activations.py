@@ -12,7 +12,9 @@ Files, written batch by batch into memory-mapped arrays (memory stays bounded by
 - ``<hook_name>.<split>.npy``: ``(n_tokens, d_model)`` in ``dtype`` (float16 by default);
 - ``tokens.<split>.npy`` (``int32``, the input token at each cached position) and ``index.<split>.npy``
   (``int32`` pairs ``(window, position)``), the same rows for every hook: rows align across hooks;
-- ``manifest.json``: hooks, shapes, dtype, the BOS rule, the LM checkpoint's sha256, and each file's sha256.
+- ``manifest.json``: hooks, shapes, dtype, the BOS rule, the LM checkpoint's sha256, and each file's sha256
+  (and ``device`` where the LM ran on another device than the CPU: CUDA when torch sees a GPU,
+  :func:`replication.device.best_device`; absent on the CPU, whose bytes the committed ``dvc.lock`` hashes).
 
 The cache is read by :class:`replication.lm.cache.CachedActivations` (the layout every LM activation cache
 of the suite shares); :func:`window_batches` gives the tiny LM's windows of a split.
@@ -34,6 +36,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from replication.device import best_device
 from replication.io import write_json_atomic
 from replication.lm.hooks import hook_activations
 from replication.tinylm.config import atomic_output_dir
@@ -104,9 +107,11 @@ class ActivationsConfig:
 
 
 def build_activations(cfg: ActivationsConfig, lm_dir: Path, tokenizer_dir: Path, out: Path,
-                      log: Any = print) -> dict[str, Any]:
-    """Cache the activations of ``cfg.hooks`` (BOS positions excluded) into ``out``, atomically."""
-    model = load_tinylm(lm_dir)
+                      log: Any = print, device: str | None = None) -> dict[str, Any]:
+    """Cache the activations of ``cfg.hooks`` (BOS positions excluded) into ``out``, atomically, running the LM
+    on ``device`` (default :func:`~replication.device.best_device`)."""
+    device = device or best_device()
+    model = load_tinylm(lm_dir, device=device)
     n_ctx, d_model = model.cfg.n_ctx, model.cfg.d_model
     manifest: dict[str, Any] = {
         "hooks": list(cfg.hooks), "dtype": cfg.dtype, "d_model": d_model, "n_ctx": n_ctx,
@@ -115,6 +120,8 @@ def build_activations(cfg: ActivationsConfig, lm_dir: Path, tokenizer_dir: Path,
         "order": "windows of the split in stream order, positions in order; rows align across hooks",
         "lm_sha256": _sha256(Path(lm_dir) / "model.safetensors"), "splits": {}, "files": {},
     }
+    if device != "cpu":  # activations computed elsewhere are not bit-identical to the CPU's
+        manifest["device"] = device
     with atomic_output_dir(Path(out)) as tmp:
         for split, wanted in (("train", cfg.train_tokens), ("heldout", cfg.heldout_tokens)):
             all_windows = windows(load_stream(tokenizer_dir, split), n_ctx)

@@ -11,6 +11,12 @@ Evaluation, on the held-out split cut into non-overlapping windows (:func:`~repl
 held-out window; ``unigram_heldout_loss`` is the cross-entropy of the same targets under the unigram
 distribution of the train stream (add-one smoothed): the baseline a model that ignores context reaches.
 
+Device: CUDA when torch sees a GPU (:func:`replication.device.best_device`; ``SAE_REPLICATION_DEVICE=cpu``
+keeps a GPU machine on the CPU). The model is initialised on the CPU either way (the same seeded weights),
+then moved; batches are drawn on the CPU and moved. A GPU-trained checkpoint is not bit-identical to the CPU
+one, so a non-CPU device is recorded in ``metrics.json`` (``device``; absent on the CPU, whose outputs stay
+those the committed ``dvc.lock`` hashes) and, always, in the stage provenance.
+
 Threads (``params.yaml`` ``threads``, default 1). Measured once on this machine kind (2 cores) for the full
 profile (4 layers, d_model 128, batch 32 x 128 tokens, forward + backward + AdamW), median of 8 steps, with
 one other single-threaded job running: 0.77 s/step with 1 thread, 0.47 s/step with 2 threads. Two threads
@@ -41,6 +47,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from replication.device import best_device
 from replication.io import write_json_atomic, write_text_atomic
 from replication.tinylm.config import atomic_output_dir, stage_provenance_path
 from replication.tinylm.model import ARCHITECTURE_KEYS, build_model, config_kwargs, random_windows, save_lm, windows
@@ -86,26 +93,31 @@ def unigram_cross_entropy(train_stream: np.ndarray, targets: Int[Tensor, "..."],
 
 
 @torch.no_grad()
-def heldout_loss(model: Any, batches: Int[Tensor, "n n_ctx"], batch_size: int = 64) -> float:
-    """Mean next-token cross-entropy over the targets ``tokens[:, 1:]`` of every window in ``batches``."""
+def heldout_loss(model: Any, batches: Int[Tensor, "n n_ctx"], batch_size: int = 64, device: str = "cpu") -> float:
+    """Mean next-token cross-entropy over the targets ``tokens[:, 1:]`` of every window in ``batches``
+    (``model`` on ``device``)."""
     total, count = 0.0, 0
     for chunk in batches.split(batch_size):
-        losses = model(chunk, return_type="loss", loss_per_token=True)  # (batch, n_ctx - 1)
+        losses = model(chunk.to(device), return_type="loss", loss_per_token=True)  # (batch, n_ctx - 1)
         total += float(losses.sum())
         count += losses.numel()
     return total / count
 
 
 def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
-             log: Any = print) -> dict[str, Any]:
-    """Train the LM of ``params`` on the streams in ``tokenizer_dir``; write the checkpoint to ``out``."""
+             log: Any = print, device: str | None = None) -> dict[str, Any]:
+    """Train the LM of ``params`` on the streams in ``tokenizer_dir`` on ``device`` (default
+    :func:`~replication.device.best_device`); write the checkpoint to ``out``."""
+    device = device or best_device()
     cfg = LMTrainConfig.from_params(params)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(tokenizer_dir)
     d_vocab = len(tokenizer)
     kwargs = config_kwargs(params, d_vocab)
-    model = build_model(kwargs)
+    model = build_model(kwargs)  # on the CPU (kwargs["device"]): the same initial weights on every device
+    if device != "cpu":
+        model = model.to(device)
     params_to_train = [p for p in model.parameters() if p.requires_grad]
     n_ctx = kwargs["n_ctx"]
     train_np = load_stream(tokenizer_dir, "train")
@@ -123,7 +135,7 @@ def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
     for step in range(cfg.steps):
         model.train()
         tokens = random_windows(train_stream, n_ctx, cfg.batch_size, generator)
-        loss = model(tokens, return_type="loss")
+        loss = model(tokens.to(device), return_type="loss")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params_to_train, cfg.grad_clip)
@@ -132,13 +144,13 @@ def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
         evaluated = None
         if (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:  # the final eval uses every window
             model.eval()
-            evaluated = heldout_loss(model, held[: cfg.eval_windows])
+            evaluated = heldout_loss(model, held[: cfg.eval_windows], device=device)
             log(f"lm: step {step + 1}/{cfg.steps} train {float(loss.detach()):.3f} held-out {evaluated:.3f} "
                 f"({time.perf_counter() - start:.0f} s)")
         curve.append((step + 1, float(loss.detach()), evaluated))
     train_s = time.perf_counter() - start
     model.eval()
-    final = heldout_loss(model, held)
+    final = heldout_loss(model, held, device=device)
     unigram = unigram_cross_entropy(train_np, held[:, 1:], d_vocab)
     last = [c[1] for c in curve[-50:]]
     curve[-1] = (curve[-1][0], curve[-1][1], final)
@@ -153,22 +165,26 @@ def train_lm(params: Mapping[str, Any], tokenizer_dir: Path, out: Path,
         "n_params": sum(p.numel() for p in params_to_train),
         "threads": cfg.threads,
     }
+    if device != "cpu":  # not bit-identical to the CPU checkpoint; absent on the CPU (its bytes are dvc.lock's)
+        metrics["device"] = device
     log(f"lm: held-out loss {final:.4f} nats/token vs unigram baseline {unigram:.4f} "
         f"({metrics['heldout_tokens_evaluated']} held-out targets); trained {cfg.steps} steps in {train_s:.0f} s")
     csv = "step,train_loss,heldout_loss\n" + "".join(
         f"{s},{t:.6f},{'' if h is None else f'{h:.6f}'}\n" for s, t, h in curve)
+    if device != "cpu":
+        model = model.to("cpu")
     with atomic_output_dir(Path(out)) as tmp:
         save_lm(model, tokenizer_dir, tmp)
         write_json_atomic(tmp / "metrics.json", metrics)
         write_json_atomic(tmp / "training.json", {"train": asdict(cfg), "model": kwargs})
         write_text_atomic(tmp / "curve.csv", csv)
-    write_json_atomic(stage_provenance_path(Path(out)), lm_provenance(train_s, cfg.threads))
+    write_json_atomic(stage_provenance_path(Path(out)), lm_provenance(train_s, cfg.threads, device))
     return metrics
 
 
-def lm_provenance(train_s: float, threads: int) -> dict[str, Any]:
-    """What varies from one training run to the next: wall time (s, one decimal), threads, when (UTC)."""
-    return {"train_wall_s": round(train_s, 1), "threads": threads,
+def lm_provenance(train_s: float, threads: int, device: str = "cpu") -> dict[str, Any]:
+    """What varies from one training run to the next: wall time (s, one decimal), threads, device, when (UTC)."""
+    return {"train_wall_s": round(train_s, 1), "threads": threads, "device": device,
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

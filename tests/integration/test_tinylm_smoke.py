@@ -23,17 +23,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _build_smoke(tmp_path: Path) -> Path:
-    """Every stage's ``main()`` with params.yaml's ``smoke`` group, into ``tmp_path`` (~13 s)."""
+    """Every stage's ``main()`` with params.yaml's ``smoke`` group, into ``tmp_path`` (~13 s), on the CPU (a
+    GPU machine would train on CUDA, whose bytes need not repeat)."""
+    from replication.device import DEVICE_ENV
     from replication.tinylm.activations import main as activations_main
     from replication.tinylm.corpus import main as corpus_main
     from replication.tinylm.tokenizer import main as tokenizer_main
     from replication.tinylm.train import main as lm_main
 
     common = ["--profile", "smoke", "--root", str(tmp_path / "data"), "--params", str(REPO / "params.yaml")]
-    assert corpus_main(common) == 0
-    assert tokenizer_main(common) == 0
-    assert lm_main([*common, "--metrics-dir", str(tmp_path / "metrics")]) == 0
-    assert activations_main(common) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(DEVICE_ENV, "cpu")
+        assert corpus_main(common) == 0
+        assert tokenizer_main(common) == 0
+        assert lm_main([*common, "--metrics-dir", str(tmp_path / "metrics")]) == 0
+        assert activations_main(common) == 0
     return tmp_path
 
 
@@ -59,7 +63,8 @@ def test_the_smoke_stages_built_twice_write_the_same_bytes(smoke_root: Path, tmp
     assert [k for k in one if one[k][0] != two[k][0]] == []
     assert {mode for _, mode in one.values()} == {0o666 & ~_umask()}
     prov = json.loads((smoke_root / "data" / "smoke" / "provenance" / "lm.json").read_text())
-    assert set(prov) == {"train_wall_s", "threads", "timestamp"} and prov["train_wall_s"] > 0
+    assert set(prov) == {"train_wall_s", "threads", "device", "timestamp"} and prov["train_wall_s"] > 0
+    assert prov["device"] == "cpu"
     assert "train_wall_s" not in json.loads((smoke_root / "data" / "smoke" / "lm" / "metrics.json").read_text())
 
 

@@ -1,7 +1,8 @@
 """The tiny LM, its checkpoint, its activation caches and ``CachedActivations`` through ``train_sae``.
 
 A micro pipeline (a stdlib-docstring corpus subset, a 300-token BPE, a 2-layer d_model-16 LM trained for 20
-steps) is built once per module in a temporary directory: seconds, offline. The science is not tested here.
+steps) is built once per module in a temporary directory: seconds, offline, on the CPU (whose bytes the
+reproducibility tests compare; a GPU machine would otherwise train on CUDA). The science is not tested here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ LM = {"seed": 0, "n_layers": 2, "d_model": 16, "n_heads": 2, "n_ctx": 16, "steps
       "lr": 0.003, "lr_warmup_steps": 5, "lr_final_fraction": 0.1, "weight_decay": 0.1, "grad_clip": 1.0,
       "eval_every": 10, "eval_windows": 8, "threads": 1}
 HOOKS = ("blocks.1.hook_resid_post", "blocks.0.hook_resid_mid", "blocks.0.hook_mlp_out", "blocks.0.hook_attn_out")
+ACTIVATIONS = ActivationsConfig.from_params({"hooks": {f"h{i}": h for i, h in enumerate(HOOKS)}, "train_tokens": 3000,
+                                             "heldout_tokens": 500, "batch_size": 16})
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +38,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     build_corpus(CorpusConfig.from_params({"sources": [{"kind": "stdlib-docstrings", "include": ["b*.py"]}],
                                            "heldout_fraction": 0.3, "min_chars": 64}), paths.corpus)
     build_tokenizer(paths.corpus, paths.tokenizer, vocab_size=300)
-    train_lm(LM, paths.tokenizer, paths.lm, log=lambda *_: None)
-    build_activations(ActivationsConfig.from_params({"hooks": {f"h{i}": h for i, h in enumerate(HOOKS)}, "train_tokens": 3000,
-                                                     "heldout_tokens": 500, "batch_size": 16}),
-                      paths.lm, paths.tokenizer, paths.activations, log=lambda *_: None)
+    train_lm(LM, paths.tokenizer, paths.lm, log=lambda *_: None, device="cpu")
+    build_activations(ACTIVATIONS, paths.lm, paths.tokenizer, paths.activations, log=lambda *_: None, device="cpu")
     return paths
 
 
@@ -128,7 +129,7 @@ def test_training_writes_metrics_and_is_reproducible(pipeline: Artifacts, tmp_pa
         metrics["heldout_loss"] - metrics["unigram_heldout_loss"], abs=1e-12)
     curve = (pipeline.lm / "curve.csv").read_text().splitlines()
     assert curve[0] == "step,train_loss,heldout_loss" and len(curve) == 21
-    again = train_lm(LM, pipeline.tokenizer, tmp_path / "lm", log=lambda *_: None)
+    again = train_lm(LM, pipeline.tokenizer, tmp_path / "lm", log=lambda *_: None, device="cpu")
     assert (tmp_path / "lm" / "model.safetensors").read_bytes() == (pipeline.lm / "model.safetensors").read_bytes()
     assert again["heldout_loss"] == metrics["heldout_loss"]
 
@@ -251,3 +252,75 @@ def test_stage_parameters_are_read_by_group_with_named_errors(tmp_path: Path) ->
     with pytest.raises(ValueError, match="unknown tiny-LM stage"):
         stage_params("sae", "smoke")
     assert main(["nope"]) == 2
+
+
+# -- devices (issue 17) ----------------------------------------------------------------------------------
+
+def test_a_gpu_machine_kept_on_the_cpu_writes_the_cpu_bytes(pipeline: Artifacts, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a GPU visible and ``SAE_REPLICATION_DEVICE=cpu``, the LM and its activation cache are the CPU's,
+    byte for byte (no ``device`` key: the committed dvc.lock's bytes); the provenance names the device."""
+    from replication.device import DEVICE_ENV
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    metrics = train_lm(LM, pipeline.tokenizer, tmp_path / "lm", log=lambda *_: None)
+    assert "device" not in metrics
+    for name in ("model.safetensors", "metrics.json", "curve.csv", "training.json"):
+        assert (tmp_path / "lm" / name).read_bytes() == (pipeline.lm / name).read_bytes(), name
+    assert json.loads((tmp_path / "provenance" / "lm.json").read_text())["device"] == "cpu"
+    manifest = build_activations(ACTIVATIONS, pipeline.lm, pipeline.tokenizer, tmp_path / "acts", log=lambda *_: None)
+    assert "device" not in manifest
+    assert (tmp_path / "acts" / "manifest.json").read_bytes() == (pipeline.activations / "manifest.json").read_bytes()
+
+
+def test_saes_train_on_cached_activations_on_the_chosen_device(pipeline: Artifacts,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``CachedActivations.device`` is CUDA where there is one (``data_device`` reads it: sae-lens trains there)
+    and the SAE's cache key then names it; on the CPU the key is as before."""
+    import replication.training as training
+    from replication.device import DEVICE_ENV
+    from replication.training import SAESpec, data_device, train_sae
+
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    on_gpu = CachedActivations(pipeline.activations, HOOKS[0])
+    assert on_gpu.device == "cuda" and data_device(on_gpu) == "cuda"
+    assert data_device(CachedActivations(pipeline.activations, HOOKS[0], device="cpu")) == "cpu"
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    kept = CachedActivations(pipeline.activations, HOOKS[0])
+    assert kept.device == "cpu" and kept.config() == on_gpu.config()
+
+    keys: list[dict] = []
+
+    class Stop(Exception):
+        pass
+
+    def cached_dir(kind: str, config: dict, build: object, check: object = None) -> Path:
+        keys.append(config)
+        raise Stop
+
+    monkeypatch.setattr(training, "cached_dir", cached_dir)
+    monkeypatch.setattr(training, "_MEMO", {})
+    spec = SAESpec.make("topk", 32, k=4, training_samples=64 * 10, batch_size=64)
+    for data in (on_gpu, kept):
+        with pytest.raises(Stop):
+            train_sae(spec, data, seed=0)
+    assert keys[0]["device"] == "cuda" and "device" not in keys[1]
+    assert {k: v for k, v in keys[0].items() if k != "device"} == keys[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_tiny_lm_trains_and_caches_on_cuda(pipeline: Artifacts, tmp_path: Path) -> None:
+    """On a GPU: the LM trains there (recorded in metrics.json), its checkpoint loads on the CPU, and the CPU
+    LM's activations computed on CUDA match the CPU's cache to float16 rounding."""
+    metrics = train_lm(LM, pipeline.tokenizer, tmp_path / "lm", log=lambda *_: None, device="cuda")
+    cpu = json.loads((pipeline.lm / "metrics.json").read_text())
+    assert metrics["device"] == "cuda" and abs(metrics["heldout_loss"] - cpu["heldout_loss"]) < 0.1
+    assert load_tinylm(tmp_path / "lm").W_U.device.type == "cpu"
+    manifest = build_activations(ACTIVATIONS, pipeline.lm, pipeline.tokenizer, tmp_path / "acts",
+                                 log=lambda *_: None, device="cuda")
+    assert manifest["device"] == "cuda"
+    for hook in HOOKS:
+        gpu, ref = (CachedActivations(d, hook).eval_batch() for d in (tmp_path / "acts", pipeline.activations))
+        torch.testing.assert_close(gpu, ref, rtol=2 ** -9, atol=2e-3)
