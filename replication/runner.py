@@ -36,9 +36,11 @@ Unit = tuple[Analysis, Target, "int | None"]
 
 
 def _cuda_available() -> bool:
-    import torch
+    """Whether GPU targets run: a CUDA device torch sees, unless ``SAE_REPLICATION_DEVICE=cpu`` keeps the run on
+    the CPU (:func:`replication.device.best_device`)."""
+    from replication.device import best_device
 
-    return torch.cuda.is_available()
+    return best_device() == "cuda"
 
 
 def unavailable_reason(target: Target) -> tuple[NotRunReason, str] | None:
