@@ -252,6 +252,7 @@ def test_stage_parameters_are_read_by_group_with_named_errors(tmp_path: Path) ->
     with pytest.raises(ValueError, match="unknown tiny-LM stage"):
         stage_params("sae", "smoke")
     assert main(["nope"]) == 2
+    assert main(["saes", "--profile", "smoke"]) == 2  # a parameter group, not a stage this command runs
 
 
 # -- devices (issue 17) ----------------------------------------------------------------------------------
