@@ -55,8 +55,9 @@ def _naive(sae, batches, columns):
     return counts, kept
 
 
-def _check(sae, batches, columns, max_chunk_elements: int, fast: bool) -> None:
-    counter = FireCounter(sae, columns, max_chunk_elements=max_chunk_elements)
+def _check(sae, batches, columns, max_chunk_elements: int, fast: bool, block_rows: int | None = None) -> None:
+    blocks = {} if block_rows is None else {"block_elements": block_rows * sae.cfg.d_sae}
+    counter = FireCounter(sae, columns, max_chunk_elements=max_chunk_elements, **blocks)
     assert counter.fast == fast
     kept = [counter.update(x, mask) for x, mask in batches]
     want_counts, want_kept = _naive(sae, batches, columns)
@@ -85,22 +86,25 @@ def _batches(g: torch.Generator, d_in: int, sizes: list[int], integer: bool, spe
 @given(seed=seeds, kind=st.sampled_from(["jumprelu", "standard"]),
        d_in=st.integers(1, 12), d_sae=st.integers(1, 40),
        sizes=st.lists(st.integers(0, 50), min_size=1, max_size=3),
-       chunk_rows=st.integers(1, 64), specials=st.booleans(), b_dec=st.booleans())
+       chunk_rows=st.integers(1, 64), block_rows=st.integers(1, 20), specials=st.booleans(), b_dec=st.booleans())
 def test_counts_identical_to_naive_on_exact_inputs(seed: int, kind: str, d_in: int, d_sae: int, sizes: list[int],
-                                                     chunk_rows: int, specials: bool, b_dec: bool) -> None:
+                                                     chunk_rows: int, block_rows: int, specials: bool,
+                                                     b_dec: bool) -> None:
     """Integer-valued weights and inputs: ties with the threshold (``pre == thr`` is inactive), thresholds
-    below zero, NaN and +-inf activations, masked tokens, many chunks and empty batches."""
+    below zero, NaN and +-inf activations, masked tokens, many chunks and blocks, and empty batches."""
     g = torch.Generator().manual_seed(seed)
     sae = _sae(kind, d_in, d_sae, g, integer=True, apply_b_dec_to_input=b_dec)
     columns = torch.randint(0, d_sae, (int(torch.randint(0, 5, (), generator=g)),), generator=g).tolist()
-    _check(sae, _batches(g, d_in, sizes, integer=True, specials=specials), columns, chunk_rows * d_sae, fast=True)
+    _check(sae, _batches(g, d_in, sizes, integer=True, specials=specials), columns, chunk_rows * d_sae, fast=True,
+           block_rows=block_rows)
 
 
 @pytest.mark.parametrize("kind", ["jumprelu", "standard"])
 @pytest.mark.parametrize("chunk_rows", [4096, 700, 300])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_counts_identical_to_naive_on_random_floats(kind: str, chunk_rows: int, seed: int) -> None:
-    """Random float32 SAE and inputs (1000-token batches, 640 -> 2048, chunks of >= 250 rows): the chunked
+    """Random float32 SAE and inputs (1000-token batches, 640 -> 2048, chunks of >= 250 rows in blocks of 128,
+    the default's): the chunked
     pre-activations are encode's bit for bit (every column kept is compared), so no decision differs.
     (``addmm``'s fused bias rounds differently once the GEMM splits its 640-long sums: this test catches it.)"""
     g = torch.Generator().manual_seed(seed)
