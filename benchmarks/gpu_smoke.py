@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                  lambda d_sae=d_sae, d_in=d_in, mode=mode: bench_pairwise(d_sae, d_in, clock, block, mode))
     step(f"pca {sizes.pca[0]} x {sizes.pca[1]}", lambda: bench_pca(*sizes.pca, clock))
     step(f"density {sizes.density[0]} x {sizes.density[1]} -> {sizes.density[2]}",
-         lambda: bench_density(*sizes.density, clock))
+         lambda: bench_density(*sizes.density, clock, naive=False))
     with tempfile.TemporaryDirectory(prefix="gpu-smoke-") as tmp:
         out = Path(tmp)
         os.environ["SAE_REPLICATION_CACHE"] = str(out / "cache")

@@ -44,7 +44,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from replication.claims import metric_key
-from replication.metrics import fire_counts
+from replication.density import FireCounter
 from replication.metrics.antipodal import (
     Correlation,
     MomentSums,
@@ -224,11 +224,6 @@ def unembedding_readings(W_U: Tensor, final_norm: FinalNorm, k_wu: int) -> dict[
     }
 
 
-def _encode(sae: Any, resid: Tensor) -> Tensor:
-    with torch.no_grad():
-        return sae.encode(resid)
-
-
 def _checked(batch: ActivationBatch, device: torch.device, d_model: int) -> tuple[Tensor, Tensor]:
     resid, mask = batch.resid.to(device), batch.mask.to(device)
     if resid.ndim != 2 or resid.shape[1] != d_model or mask.shape != resid.shape[:1]:
@@ -242,10 +237,11 @@ def _latent_acts(inputs: AntipodalInputs, latents: list[int]) -> Tensor:
     among the candidates recorded on the first)."""
     sae = inputs.sae
     W_dec = sae.W_dec.detach()
+    counter = FireCounter(sae, latents)
     out = []
     for batch in inputs.batches():
         resid, mask = _checked(batch, W_dec.device, W_dec.shape[1])
-        out.append(_encode(sae, resid.to(W_dec.dtype))[:, latents][mask].to("cpu", torch.float64))
+        out.append(counter.update(resid.to(W_dec.dtype), mask).to("cpu", torch.float64))
     return torch.cat(out)
 
 
@@ -273,7 +269,7 @@ def measure(inputs: AntipodalInputs) -> AntipodalArrays:
     candidates = list(dict.fromkeys(top + [int(pairs.partner[i]) for i in top]))
     column = {latent: c for c, latent in enumerate(candidates)}
 
-    counts = torch.zeros(W_dec.shape[0], dtype=torch.int64, device=W_dec.device)
+    counter = FireCounter(sae, candidates)  # fire counts at the encoder GEMM's speed (replication.density)
     sums: MomentSums | None = None
     cand_acts, entropy = [], []
     resid_u1: dict[str, list[Tensor]] = {r: [] for r in READINGS}
@@ -281,12 +277,11 @@ def measure(inputs: AntipodalInputs) -> AntipodalArrays:
     n_tokens = n_batches = 0
     for batch in inputs.batches():
         resid, mask = _checked(batch, W_dec.device, d_model)
-        f = _encode(sae, resid.to(W_dec.dtype))
-        counts += fire_counts(f, mask)
+        # exactly fire_counts(sae.encode(x), mask) and sae.encode(x)[:, candidates][mask]
+        cand_acts.append(counter.update(resid.to(W_dec.dtype), mask).to("cpu", torch.float32))
         batch_sums = moment_sums(resid, mask)
         sums = batch_sums if sums is None else add_moments(sums, batch_sums)
         kept = resid[mask]
-        cand_acts.append(f[:, candidates][mask].to("cpu", torch.float32))
         for r in READINGS:
             resid_u1[r].append(projection(kept, u1[r].to(kept.device)))
             if batch.layer_resids is not None:
@@ -303,7 +298,7 @@ def measure(inputs: AntipodalInputs) -> AntipodalArrays:
         raise ValueError(f"the token stream held {n_tokens} counted tokens; need at least 2")
     if entropy and len(entropy) != n_batches:
         raise ValueError("some batches have logits and some do not")
-    density = counts.to(torch.float64).cpu() / n_tokens
+    density = counter.counts.to(torch.float64).cpu() / n_tokens
     acts = torch.cat(cand_acts)
 
     readings = {}
