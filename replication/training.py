@@ -110,19 +110,23 @@ class _Observed(Iterator[Tensor]):
 
 @contextmanager
 def _no_trainer_bar() -> Iterator[None]:
-    """sae-lens's trainer draws its own "Training SAE" bar per SAE (hundreds in a run, and ``--quiet`` cannot
-    reach it): it gets a disabled one; the run's own progress display counts the measurements instead."""
+    """sae-lens's trainer draws its own "Training SAE" bar, and one for its norm estimate, per SAE (hundreds
+    in a run, and ``--quiet`` cannot reach them): they get disabled ones; the run's own progress display counts
+    the measurements instead."""
     import functools
 
-    from sae_lens.training import sae_trainer
+    from sae_lens.training import activation_scaler, sae_trainer
     from tqdm.auto import tqdm
 
-    saved = sae_trainer.tqdm
-    sae_trainer.tqdm = functools.partial(tqdm, disable=True)
+    modules = (sae_trainer, activation_scaler)  # its "Training SAE" bar, and the norm estimate's
+    saved = [m.tqdm for m in modules]
+    for module in modules:
+        module.tqdm = functools.partial(tqdm, disable=True)
     try:
         yield
     finally:
-        sae_trainer.tqdm = saved
+        for module, bar in zip(modules, saved):
+            module.tqdm = bar
 
 
 def fit(spec: SAESpec, data: TrainingData, seed: int, out_dir: Path | None = None,
