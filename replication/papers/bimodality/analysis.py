@@ -18,8 +18,9 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from replication.checks import check_finite_weights, check_sae_input
+from replication.density import FireCounter
 from replication.lm.hooks import ActivationBatch
-from replication.metrics import DeadWindow, activation_density, activation_density_over, fire_counts
+from replication.metrics import DeadWindow, activation_density, activation_density_over
 from replication.metrics.bimodality import (
     Bimodality,
     alignment_scores,
@@ -79,16 +80,13 @@ def stream_alignment_arrays(sae: Any, batches: Iterable[ActivationBatch], name: 
     a_i is read from the SAE as sae-lens loads it (``W_enc``, ``W_dec``); a rescaling of encoder row and decoder
     column by c and 1/c (which a decoder-norm fold is) leaves a_i unchanged (§3.1).
     """
-    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.int64, device=sae.W_dec.device)
-    n = 0
+    counter = FireCounter(sae)  # exactly fire_counts(sae.encode(x), mask), at the encoder GEMM's speed
     for batch in batches:
-        with torch.no_grad():
-            f = sae.encode(batch.resid.to(sae.W_dec.device, sae.W_dec.dtype))
-        counts += fire_counts(f, batch.mask.to(f.device))
-        n += int(batch.mask.sum())
+        counter.update(batch.resid.to(sae.W_dec.device, sae.W_dec.dtype), batch.mask.to(sae.W_dec.device))
+    n = counter.n_tokens
     if n == 0:
         raise ValueError(f"{name}: the token stream held no counted token")
-    density = counts.to(torch.float64).cpu() / n
+    density = counter.counts.to(torch.float64).cpu() / n
     a = alignment_scores(sae.W_enc.detach().float().cpu(), sae.W_dec.detach().float().cpu())
     return AlignmentArrays(a, bimodality(a), density, density == 0, None, n)
 

@@ -317,7 +317,12 @@ def test_the_tiny_lm_trains_and_caches_on_cuda(pipeline: Artifacts, tmp_path: Pa
     LM's activations computed on CUDA match the CPU's cache to float16 rounding."""
     metrics = train_lm(LM, pipeline.tokenizer, tmp_path / "lm", log=lambda *_: None, device="cuda")
     cpu = json.loads((pipeline.lm / "metrics.json").read_text())
-    assert metrics["device"] == "cuda" and abs(metrics["heldout_loss"] - cpu["heldout_loss"]) < 0.1
+    # CUDA and CPU training round differently, so the two LMs are not the same bits; no GPU has measured their
+    # spread yet. The bound asks what a working device path must give: an LM that learned what the CPU's learned,
+    # within a quarter of the CPU LM's gain over the unigram baseline (a path that does not train stays near the
+    # baseline, a whole gain away). Replace it with the measured spread when a GPU run exists.
+    gain = cpu["unigram_heldout_loss"] - cpu["heldout_loss"]
+    assert metrics["device"] == "cuda" and abs(metrics["heldout_loss"] - cpu["heldout_loss"]) < gain / 4
     assert load_tinylm(tmp_path / "lm").W_U.device.type == "cpu"
     manifest = build_activations(ACTIVATIONS, pipeline.lm, pipeline.tokenizer, tmp_path / "acts",
                                  log=lambda *_: None, device="cuda")
