@@ -4,9 +4,8 @@ One toy target measured twice, into two results folders (in one process, then on
 ``--jobs``), writes byte-identical records and arrays; the
 report built from each is byte-identical too (``report.md``, ``report.html``, figures). What varies from run
 to run lives only in the files DVC does not hash: ``<results>/provenance/<tier>.json`` and the report's
-``provenance.md``. Trained SAEs come from the cache (``$SAE_REPLICATION_CACHE``): warm, a run takes ~10 s;
-the first run on a cold cache trains them and the second reads them, so the test also checks that a cached
-SAE measures as a fresh one does.
+``provenance.md``. Both runs share an SAE cache of their own, empty at first: the first run trains the SAEs and
+the second reads them, so the test also checks that a cached SAE measures as a fresh one does.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TARGET = "toy-antipodal-jumprelu"  # a toy target whose analysis also saves arrays (.npz)
+TARGET = "toy-orthogonal"  # a toy target whose analysis also saves arrays (.npz), and trains in seconds
+pytestmark = pytest.mark.xdist_group("reproducible")  # one process for the module: its fixture runs once
 
 
 def _files(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
@@ -27,9 +27,10 @@ def _files(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
             if p.is_file() and not p.relative_to(root).as_posix().startswith(skip)}
 
 
-def _run(tinylm: Path, *args: str) -> None:
+def _run(tinylm: Path, cache: Path, *args: str) -> None:
     # one empty tiny-LM root for both runs (the tinylm claims are not run, and say so naming the same path)
-    env = {**os.environ, "SAE_REPLICATION_THREADS": "1", "SAE_REPLICATION_TINYLM_DIR": str(tinylm)}
+    env = {**os.environ, "SAE_REPLICATION_THREADS": "1", "SAE_REPLICATION_TINYLM_DIR": str(tinylm),
+           "SAE_REPLICATION_CACHE": str(cache)}
     done = subprocess.run([sys.executable, "-m", "replication.cli", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -37,13 +38,13 @@ def _run(tinylm: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    roots, tinylm = [], tmp_path_factory.mktemp("no-tinylm")
+    roots, tinylm, cache = [], tmp_path_factory.mktemp("no-tinylm"), tmp_path_factory.mktemp("sae-cache")
     # the first run measures in this process, the second on two worker processes: the bytes may not depend on it
     for name, jobs in (("one", "1"), ("two", "2")):
         root = tmp_path_factory.mktemp(name)
-        _run(tinylm, "run", "--target", TARGET, "--results-dir", str(root / "results"), "--quiet", "--threads", "1",
-             "--jobs", jobs)
-        _run(tinylm, "report", "--results-dir", str(root / "results"), "--out", str(root / "report"))
+        _run(tinylm, cache, "run", "--target", TARGET, "--results-dir", str(root / "results"), "--quiet",
+             "--threads", "1", "--jobs", jobs)
+        _run(tinylm, cache, "report", "--results-dir", str(root / "results"), "--out", str(root / "report"))
         roots.append(root)
     return roots[0], roots[1]
 

@@ -30,6 +30,8 @@ from replication.metrics.antipodal import (
     pearson,
     projection,
     spearman,
+    spearman_bootstrap_ci,
+    _resample_ranks,
     top_principal_components,
 )
 
@@ -464,6 +466,44 @@ def test_correlations_are_scipys() -> None:
     assert spearman(x, y).statistic == pytest.approx(float(ref_s.statistic), abs=1e-12)
     with pytest.raises(ValueError, match="constant"):
         pearson(torch.ones(5), y[:5])
+
+
+@given(st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=12), min_size=1, max_size=4).filter(
+    lambda rows: len({len(r) for r in rows}) == 1))
+def test_resample_ranks_are_scipys_average_ranks_exactly(rows: list[list[int]]) -> None:
+    codes = np.array(rows)
+    ranks = _resample_ranks(codes, 6)
+    for row, got in zip(codes, ranks):
+        assert np.array_equal(got, scipy.stats.rankdata(row, method="average"))
+
+
+def _reference_bootstrap_ci(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> tuple[float, float]:
+    """The definition, one resample at a time: scipy's spearmanr on each of scipy's resamples (0 if constant)."""
+    def rho(u: np.ndarray, v: np.ndarray) -> float:
+        if np.ptp(u) == 0 or np.ptp(v) == 0:
+            return 0.0
+        return float(scipy.stats.spearmanr(u, v).statistic)
+
+    res = scipy.stats.bootstrap((x.double().numpy(), y.double().numpy()), rho, paired=True, vectorized=False,
+                                n_resamples=1000, method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@pytest.mark.parametrize("case", ["continuous", "ties", "mostly-constant"])
+def test_spearman_bootstrap_ci_is_the_one_resample_at_a_time_definition(case: str) -> None:
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(60, generator=g)
+    y = x + torch.randn(60, generator=g)
+    if case == "ties":
+        x, y = x.round(), torch.randint(0, 3, (60,), generator=g).double()
+    if case == "mostly-constant":  # many resamples miss the one nonzero x: rho = 0 there
+        x = torch.zeros(60)
+        x[0] = 1.0
+    low, high = spearman_bootstrap_ci(x, y)
+    ref_low, ref_high = _reference_bootstrap_ci(x, y)
+    # the same resamples and ranks; Pearson's r of the ranks summed in another order: float64 rounding
+    assert low == pytest.approx(ref_low, abs=1e-12) and high == pytest.approx(ref_high, abs=1e-12)
+    assert low <= high
 
 
 def test_fraction_where_and_empty_sets() -> None:
