@@ -36,7 +36,9 @@ _TOY_DESC = ("128 Zipfian sparse features + a dense signed signal z ~ N(0.5, 1) 
 TOPK_ONLY = (("antipodal.cross_model_trend", "§3.4 makes the trend claim for TopK SAEs (GPT-2, LLaMA) only"),)
 TOY_JUMPRELU_TARGET = Target("toy-antipodal-jumprelu", Tier.TOY, f"{_TOY_DESC}; sae-lens JumpReLU, d_sae = 128",
                              excluded=TOPK_ONLY)
-TOY_TOPK_TARGET = Target("toy-antipodal-topk", Tier.TOY, f"{_TOY_DESC}; sae-lens TopK k = 3, d_sae = 128")
+# trains_with: the cross toy (toy-cross-dense, trained with toy-antipodal-jumprelu) trains this same TopK SAE
+TOY_TOPK_TARGET = Target("toy-antipodal-topk", Tier.TOY, f"{_TOY_DESC}; sae-lens TopK k = 3, d_sae = 128",
+                         trains_with="toy-antipodal-jumprelu")
 TOY_RELU_TARGET = Target("toy-antipodal-relu", Tier.TOY, f"{_TOY_DESC}; sae-lens ReLU + L1, d_sae = 128",
                          excluded=TOPK_ONLY)
 TOY_CONTROL_TARGET = Target("toy-antipodal-control", Tier.TOY,
