@@ -6,7 +6,9 @@ and the variants this package registers). Training goes through :class:`sae_lens
 SAETrainer`, exactly as sae-lens's own ``sae_lens.synthetic.train_toy_sae`` does, but reads batches from any
 :class:`TrainingData`. The trained SAE is saved with ``save_inference_model`` and read back with
 ``SAE.load_from_disk`` (the format pretrained SAEs ship in), under a cache key made of the spec, the data's
-configuration and the seed: every claim that reads the same SAE reuses it, across test sessions too.
+configuration and the seed: every claim that reads the same SAE reuses it, across test sessions too. A sweep's
+SAEs on one (data, seed) read the same batches: they are drawn once per process and replayed (bit for bit the
+batches each run would draw itself).
 """
 
 from __future__ import annotations
@@ -70,12 +72,69 @@ class TrainedSAE:
     path: Path
 
 
+class _Stream:
+    """The batches of one (data, seed, batch size), drawn once: every SAE trained on the same data with the same
+    seed reads the same sequence (the generator is seeded from the seed alone), so a sweep's SAEs replay it
+    instead of each drawing it again. At most ``max_bytes`` are kept; past them a reader continues from the
+    generator's state where the kept prefix ends, so every reader gets the same batches as a fresh draw."""
+
+    def __init__(self, data: TrainingData, batch_size: int, seed: int, max_bytes: int):
+        self.data, self.batch_size, self.max_bytes = data, batch_size, max_bytes
+        self.generator = torch.Generator().manual_seed(10_000 + seed)
+        self.batches: list[Tensor] = []
+        self.end_state: Tensor | None = None
+        """The generator's state after the kept prefix, once no more is kept (``None`` until then)."""
+
+    def batch(self, i: int) -> Tensor | None:
+        """Batch ``i`` if it is (or can still be) kept, else ``None``."""
+        while len(self.batches) <= i and self.end_state is None:
+            if self.batches and (len(self.batches) + 1) * _nbytes(self.batches[0]) > self.max_bytes:
+                self.end_state = self.generator.get_state()
+                break
+            self.batches.append(self.data.sample(self.batch_size, self.generator))
+        return self.batches[i] if i < len(self.batches) else None
+
+
+def _nbytes(t: Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
 class _Batches(Iterator[Tensor]):
-    def __init__(self, data: TrainingData, batch_size: int, generator: torch.Generator):
-        self.data, self.batch_size, self.generator = data, batch_size, generator
+    """One training run's batches: the stream's kept batches (copies: the trainer owns what it is given), then
+    fresh draws from where the kept ones end."""
+
+    def __init__(self, stream: _Stream):
+        self.stream, self.i = stream, 0
+        self.live: torch.Generator | None = None
 
     def __next__(self) -> Tensor:
-        return self.data.sample(self.batch_size, self.generator)
+        if self.live is None:
+            kept = self.stream.batch(self.i)
+            if kept is not None:
+                self.i += 1
+                return kept.clone()
+            self.live = torch.Generator()
+            self.live.set_state(self.stream.end_state)  # type: ignore[arg-type]
+        return self.stream.data.sample(self.stream.batch_size, self.live)
+
+
+#: the stream of the latest (data, seed, batch size) in this process: one at a time, as a unit trains a sweep
+_STREAM: dict[tuple[str, str, int, int], _Stream] = {}
+STREAM_MAX_BYTES = 1 << 30
+
+
+def forget_batches() -> None:
+    """Drop this process's kept batches, so the next run draws each of its batches itself (a benchmark that
+    times every draw)."""
+    _STREAM.clear()
+
+
+def _batches(data: TrainingData, batch_size: int, seed: int) -> _Batches:
+    key = (type(data).__qualname__, json.dumps(data.config(), sort_keys=True), seed, batch_size)
+    if key not in _STREAM:
+        _STREAM.clear()
+        _STREAM[key] = _Stream(data, batch_size, seed, STREAM_MAX_BYTES)
+    return _Batches(_STREAM[key])
 
 
 def data_device(data: TrainingData) -> str:
@@ -145,7 +204,6 @@ def fit(spec: SAESpec, data: TrainingData, seed: int, out_dir: Path | None = Non
     torch.manual_seed(seed)
     device = data_device(data)
     sae = build_training_sae(spec, data.d_in, device)
-    generator = torch.Generator().manual_seed(10_000 + seed)
     trainer_cfg = SAETrainerConfig(
         total_training_samples=spec.training_samples,
         train_batch_size_samples=spec.batch_size,
@@ -171,7 +229,7 @@ def fit(spec: SAESpec, data: TrainingData, seed: int, out_dir: Path | None = Non
         (target / "step.json").write_text(json.dumps({"step": trainer.n_training_steps}))
         snapshots.append(trainer.n_training_steps)
 
-    batches: Iterator[Tensor] = _Batches(data, spec.batch_size, generator)
+    batches: Iterator[Tensor] = _batches(data, spec.batch_size, seed)
     if on_step is not None:
         observer = on_step
         batches = _Observed(batches, lambda: observer(trainer.sae, trainer.n_training_steps))

@@ -218,3 +218,54 @@ def test_stale_build_folders_of_dead_processes_are_removed(tmp_path: Path) -> No
         (folder / "part").write_text("x")
     cached_dir("k", {"a": 1}, lambda d: (d / "w").write_text("w"), root=tmp_path)
     assert not stale.exists() and live.exists() and legacy.exists()
+
+
+# ------------------------------------------------------------------------------------- replayed batches
+
+def _fresh_draws(data: SparseFeatureToy, batch_size: int, seed: int, n: int) -> list[torch.Tensor]:
+    """What a training run drew before batches were replayed: a generator seeded from the seed, drawn in turn."""
+    g = torch.Generator().manual_seed(10_000 + seed)
+    return [data.sample(batch_size, g) for _ in range(n)]
+
+
+@pytest.mark.parametrize("max_batches", [0, 3, 100])
+def test_replayed_batches_are_the_fresh_draws_across_the_kept_prefix(max_batches: int,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import replication.training as training
+
+    data = SparseFeatureToy(d_in=8, n_features=16)
+    one_batch = 16 * 8 * 4  # float32
+    monkeypatch.setattr(training, "_STREAM", {})
+    monkeypatch.setattr(training, "STREAM_MAX_BYTES", max_batches * one_batch)
+    expected = _fresh_draws(data, 16, 3, 10)
+    for reader in range(3):  # the first draws, the others replay; all continue past the kept prefix alike
+        batches = training._batches(data, 16, 3)
+        got = [next(batches) for _ in range(10 if reader != 1 else 5)]
+        assert all(torch.equal(a, b) for a, b in zip(got, expected)), f"reader {reader}"
+    stream = next(iter(training._STREAM.values()))
+    assert len(stream.batches) == min(max(max_batches, 1), 10)
+
+
+def test_a_reader_that_writes_into_its_batch_does_not_change_the_next_readers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import replication.training as training
+
+    monkeypatch.setattr(training, "_STREAM", {})
+    data = SparseFeatureToy(d_in=8, n_features=16)
+    next(training._batches(data, 16, 0)).mul_(0)
+    assert torch.equal(next(training._batches(data, 16, 0)), _fresh_draws(data, 16, 0, 1)[0])
+
+
+def test_a_sae_trained_on_replayed_batches_is_the_one_trained_on_fresh_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    import replication.training as training
+
+    data = SparseFeatureToy(d_in=8, n_features=16)
+    spec = SAESpec.make("topk", 16, k=2, **TINY)
+    monkeypatch.setattr(training, "_STREAM", {})
+    first = training.fit(spec, data, seed=1)  # draws the stream
+    replayed = training.fit(spec, data, seed=1)  # replays it
+    monkeypatch.setattr(training, "STREAM_MAX_BYTES", 0)
+    monkeypatch.setattr(training, "_STREAM", {})
+    live = training.fit(spec, data, seed=1)  # one kept batch, then fresh draws
+    for other in (replayed, live):
+        assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), other.state_dict().values()))
