@@ -31,6 +31,8 @@ from replication.metrics.antipodal import spearman_bootstrap_ci
 
 
 def per_resample(x: np.ndarray, y: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """The interval's definition, one resample at a time (the code before the vectorised statistic; the
+    instrument tests' reference too)."""
     def rho(u: np.ndarray, v: np.ndarray) -> float:
         if np.ptp(u) == 0 or np.ptp(v) == 0:
             return 0.0

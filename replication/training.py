@@ -129,8 +129,13 @@ def forget_batches() -> None:
     _STREAM.clear()
 
 
+def _data_key(data: TrainingData) -> str:
+    """What makes two :class:`TrainingData` the same data: their configuration (the SAE cache key's part)."""
+    return json.dumps(data.config(), sort_keys=True)
+
+
 def _batches(data: TrainingData, batch_size: int, seed: int) -> _Batches:
-    key = (type(data).__qualname__, json.dumps(data.config(), sort_keys=True), seed, batch_size)
+    key = (type(data).__qualname__, _data_key(data), seed, batch_size)
     if key not in _STREAM:
         _STREAM.clear()
         _STREAM[key] = _Stream(data, batch_size, seed, STREAM_MAX_BYTES)
@@ -253,7 +258,7 @@ _MEMO: dict[tuple[SAESpec, str, int], TrainedSAE] = {}
 
 def train_sae(spec: SAESpec, data: TrainingData, seed: int) -> TrainedSAE:
     """The SAE of ``spec`` trained on ``data`` with ``seed``: from memory, the disk cache, or trained now."""
-    data_key = json.dumps(data.config(), sort_keys=True)
+    data_key = _data_key(data)
     key = (spec, data_key, seed)
     if key not in _MEMO:
         # "toy-sae": the cache's stable key for every trained SAE, whatever it was trained on

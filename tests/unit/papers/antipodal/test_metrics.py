@@ -11,6 +11,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.bench_bootstrap import per_resample
 from replication.metrics.antipodal import (
     add_moments,
     bottom_left_singular_vectors,
@@ -477,18 +478,6 @@ def test_resample_ranks_are_scipys_average_ranks_exactly(rows: list[list[int]]) 
         assert np.array_equal(got, scipy.stats.rankdata(row, method="average"))
 
 
-def _reference_bootstrap_ci(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> tuple[float, float]:
-    """The definition, one resample at a time: scipy's spearmanr on each of scipy's resamples (0 if constant)."""
-    def rho(u: np.ndarray, v: np.ndarray) -> float:
-        if np.ptp(u) == 0 or np.ptp(v) == 0:
-            return 0.0
-        return float(scipy.stats.spearmanr(u, v).statistic)
-
-    res = scipy.stats.bootstrap((x.double().numpy(), y.double().numpy()), rho, paired=True, vectorized=False,
-                                n_resamples=1000, method="percentile", rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
 @pytest.mark.parametrize("case", ["continuous", "ties", "mostly-constant"])
 def test_spearman_bootstrap_ci_is_the_one_resample_at_a_time_definition(case: str) -> None:
     g = torch.Generator().manual_seed(7)
@@ -500,7 +489,8 @@ def test_spearman_bootstrap_ci_is_the_one_resample_at_a_time_definition(case: st
         x = torch.zeros(60)
         x[0] = 1.0
     low, high = spearman_bootstrap_ci(x, y)
-    ref_low, ref_high = _reference_bootstrap_ci(x, y)
+    # the definition, one resample at a time: scipy's spearmanr on each of scipy's resamples (0 if constant)
+    ref_low, ref_high = per_resample(x.double().numpy(), y.double().numpy())
     # the same resamples and ranks; Pearson's r of the ranks summed in another order: float64 rounding
     assert low == pytest.approx(ref_low, abs=1e-12) and high == pytest.approx(ref_high, abs=1e-12)
     assert low <= high
