@@ -176,10 +176,12 @@ register(
         id="antipodal.enc_dec_aligned_when_dense", paper=PAPER, source="App B, Fig 5a",
         statement="high-composition dense latents have high encoder-decoder cosine",
         paper_value="higher than the rest (Fig 5a)",
-        conditions=conditions(("median_encdec_cos_outliers_minus_rest", ">", 0.0), ("n_dense_outliers", ">=", 1)),
+        conditions=conditions(("median_encdec_cos_outliers_minus_rest", ">", 0.0)),
+        preconditions=conditions(("n_dense_outliers", ">=", 1)),
         tiers=_ALL,
         rationale="catalog: median over outliers > median over the rest; the claim presupposes at least one "
-                  "dense outlier (the difference is set to 0 when there is none).",
+                  "dense outlier (the difference is set to 0 when there is none), so without one it is "
+                  "inconclusive.",
         definition="median of cos(W_enc[:, i], W_dec[i]) over dense outliers (rho_k(W_enc[:, i]) > 0.7 and "
                    "density > 0.1) minus its median over all other latents.",
     ),

@@ -511,13 +511,14 @@ def _tinylm_lines() -> list[str]:
     if not corpus.exists() or not lm.exists():
         return []
     prov, metrics = json.loads(corpus.read_text()), json.loads(lm.read_text())
-    lines = [f"profile `{default_profile()}`: corpus of {prov['documents']} documents, {prov['bytes'] / 1e6:.2f} MB "
-             f"({prov['duplicates_dropped']} exact duplicates dropped), text available offline on the machine "
-             f"that built it (Python {prov.get('python', '?')})"]
+    pin = prov.get("pin")
+    pinned = (f"pinned by `{pin['file']}` (sha256 {pin['sha256'][:16]}…): every machine that builds it gets these "
+              "documents or stops" if pin else "not pinned: the text available offline on the machine that built it")
+    lines = [f"profile `{default_profile()}`: corpus of {prov['documents']} documents, {prov['bytes'] / 1e6:.2f} MB, "
+             + pinned]
     for src in prov["sources"]:
         where = src["options"].get("root", "")
-        lines.append(f"source {src['kind']} {where}: {src['status']}, {src['documents']} documents, "
-                     f"{src['bytes'] / 1e6:.2f} MB" + (f" ({src['reason']})" if src.get("reason") else ""))
+        lines.append(f"source {src['kind']} {where}: {src['documents']} documents, {src['bytes'] / 1e6:.2f} MB")
     for name, split in prov["splits"].items():
         lines.append(f"{name} split: {split['documents']} documents, sha256 {split['sha256'][:16]}…")
     lines.append(f"LM: {metrics['n_params'] / 1e6:.2f}M parameters, {metrics['steps']} steps, "

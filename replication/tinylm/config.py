@@ -92,6 +92,11 @@ class ParamsError(ValueError):
     """A parameter file that cannot be used: the message names the file and ``tinylm.<profile>.<stage>.<key>``."""
 
 
+class StageInputError(ValueError):
+    """An input a stage cannot use (e.g. a machine whose text is not the pinned corpus): the message names it
+    and the fix."""
+
+
 @dataclass(frozen=True)
 class Key:
     """One parameter's type and range: ``kind`` is ``int``, ``float`` (an int is accepted), ``str``,
@@ -115,7 +120,7 @@ def _f(low: float | None = None, high: float | None = None, **kw: Any) -> Key:
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "corpus": {"sources": Key("sources", required=True), "heldout_fraction": _f(0, 1, low_open=True),
-               "min_chars": _n(0)},
+               "min_chars": _n(0), "pin": Key("str")},
     "tokenizer": {"vocab_size": _n(2, required=True), "min_frequency": _n(1)},
     "lm": {"seed": _n(0), "n_layers": _n(1, required=True), "d_model": _n(1, required=True),
            "n_heads": _n(1, required=True), "n_ctx": _n(2, required=True), "steps": _n(1, required=True),
@@ -242,12 +247,13 @@ def stage_params(stage: str, profile: str, params_file: Path = PARAMS_FILE) -> d
 
 
 def run_stage(main: Any, argv: Any = None) -> int:
-    """Run a stage's ``main``; a :class:`ParamsError` becomes one line on stderr and exit status 2."""
+    """Run a stage's ``main``; a :class:`ParamsError` or :class:`StageInputError` becomes one line on stderr and
+    exit status 2."""
     import sys
 
     try:
         return int(main(argv) or 0)
-    except ParamsError as err:
+    except (ParamsError, StageInputError) as err:
         print(f"tinylm: {err}", file=sys.stderr)
         return 2
 

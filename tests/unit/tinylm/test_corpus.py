@@ -1,4 +1,4 @@
-"""The tiny-LM corpus builder and tokenizer: determinism, normalisation, the held-out split, BOS round trip."""
+"""The tiny-LM corpus builder and tokenizer: determinism, normalisation, the held-out split, the pin, BOS round trip."""
 
 from __future__ import annotations
 
@@ -10,8 +10,23 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from replication.tinylm.corpus import CorpusConfig, build_corpus, is_heldout, normalise, read_split
-from replication.tinylm.tokenizer import BOS, BOS_ID, as_transformers, build_tokenizer, load_tokenizer, train_bpe
+from replication.tinylm.config import PARAMS_FILE, stage_params, stage_provenance_path
+from replication.tinylm.corpus import (
+    CorpusConfig,
+    CorpusPinError,
+    build_corpus,
+    is_heldout,
+    normalise,
+    read_split,
+)
+from replication.tinylm.tokenizer import (
+    BOS,
+    BOS_ID,
+    as_transformers,
+    build_tokenizer,
+    load_tokenizer,
+    train_bpe,
+)
 
 # a small fixed subset of the standard library (present on every Python 3.11) plus a directory of our own
 STDLIB_SUBSET = {"kind": "stdlib-docstrings", "include": ["[a-b]*.py"]}
@@ -90,6 +105,102 @@ def test_provenance_counts_files_documents_and_hashes(corpus) -> None:
         assert prov["splits"][split]["sha256"] == hashlib.sha256(data).hexdigest()
         assert prov["splits"][split]["documents"] == len(data.splitlines()) > 0
     assert prov["documents"] == stdlib["documents"] + texts["documents"]
+
+
+def test_what_depends_on_the_machine_is_kept_out_of_the_hashed_output(corpus) -> None:
+    base, prov = corpus
+    hashed = json.loads((base / "out" / "provenance.json").read_text())
+    machine = json.loads(stage_provenance_path(base / "out").read_text())
+    assert hashed["pin"] is None and "python" not in hashed and "duplicates_dropped" not in hashed
+    assert all(set(s) == {"kind", "options", "documents", "bytes"} for s in hashed["sources"])
+    assert machine["duplicates_dropped"] == 1 and machine["sources"][1]["files_skipped"] == 2
+    assert {k: v for k, v in prov.items() if k in hashed and k != "sources"} == \
+        {k: v for k, v in hashed.items() if k != "sources"}
+
+
+# -- pinned corpora ---------------------------------------------------------------------------------------
+
+def _pinned(tmp_path: Path) -> tuple[Path, CorpusConfig, dict]:
+    texts = _text_dir(tmp_path / "texts")
+    config = _config(texts, pin=str(tmp_path / "pin.json"))
+    prov = build_corpus(config, tmp_path / "ref", write_pin_to=config.pin)
+    return texts, config, prov
+
+
+def test_a_pinned_build_ignores_what_else_the_machine_has_and_writes_the_same_bytes(tmp_path: Path) -> None:
+    texts, config, prov = _pinned(tmp_path)
+    assert prov["pin"]["file"] == str(tmp_path / "pin.json") and prov["sources"][1]["unpinned_ignored"] == 0
+    (texts / "a-new-package.txt").write_text("documentation a package installed later brought along " * 3)
+    again = build_corpus(config, tmp_path / "again")
+    for name in ("train.jsonl", "heldout.jsonl", "provenance.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
+    assert again["sources"][1]["unpinned_examples"][0].endswith("a-new-package.txt")
+    # without the pin the new file is read: the pin is what keeps the text fixed
+    unpinned = build_corpus(_config(texts), tmp_path / "unpinned")
+    assert unpinned["documents"] == prov["documents"] + 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda texts: (texts / "note05.txt").unlink(), "of the .* pinned documents are not on this machine, e.g. "),
+    (lambda texts: (texts / "note05.txt").write_text("Note 5, edited by a package update: " * 3), "differs from"),
+])
+def test_a_pinned_build_stops_on_a_missing_or_changed_document_and_writes_nothing(tmp_path: Path, change,
+                                                                                  message: str) -> None:
+    texts, config, _ = _pinned(tmp_path)
+    change(texts)
+    with pytest.raises(CorpusPinError, match=message) as err:
+        build_corpus(config, tmp_path / "out")
+    assert "note05.txt" in str(err.value) and "--pin" in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists() and not stage_provenance_path(tmp_path / "out").exists()
+
+
+def test_a_pin_made_for_other_parameters_or_unreadable_is_refused(tmp_path: Path) -> None:
+    texts, config, _ = _pinned(tmp_path)
+    with pytest.raises(CorpusPinError, match="made for other corpus parameters"):
+        build_corpus(_config(texts, pin=str(config.pin), min_chars=10), tmp_path / "out")
+    config.pin.write_text("{not json")
+    with pytest.raises(CorpusPinError, match="cannot be read"):
+        build_corpus(config, tmp_path / "out")
+    with pytest.raises(CorpusPinError, match="is missing"):
+        build_corpus(_config(texts, pin=str(tmp_path / "absent.json")), tmp_path / "out")
+
+
+def test_a_relative_pin_is_read_from_the_repository_root() -> None:
+    assert CorpusConfig.from_params({"sources": [STDLIB_SUBSET], "pin": "data/x.json"}).pin == \
+        PARAMS_FILE.parent / "data" / "x.json"
+
+
+def test_the_committed_pin_was_made_for_the_full_profiles_parameters() -> None:
+    config = CorpusConfig.from_params(stage_params("corpus", "full"))
+    assert config.pin is not None and config.pin.is_file()
+    pin = json.loads(config.pin.read_text())
+    assert pin["made_for"] == config.identity() and len(pin["documents"]) > 1000
+
+
+def test_the_stage_stops_with_one_line_when_the_machine_lacks_a_pinned_document(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    pin = tmp_path / "pin.json"
+    smoke = stage_params("corpus", "smoke")
+    ids = CorpusConfig.from_params(smoke).identity()
+    pin.write_text(json.dumps({"made_for": ids, "documents": [[0, "stdlib:no_such_module.py", "0" * 64]]}))
+    params = yaml.safe_load(PARAMS_FILE.read_text())
+    params["tinylm"]["smoke"]["corpus"]["pin"] = str(pin)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run([sys.executable, "-m", "replication.tinylm", "corpus", "--profile", "smoke", "--params",
+                           str(tmp_path / "params.yaml"), "--root", str(tmp_path / "data")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "stdlib:no_such_module.py" in lines[0] and "--pin" in lines[0]
+    assert not (tmp_path / "data" / "smoke" / "corpus").exists()
+    del params["tinylm"]["smoke"]["corpus"]["pin"]  # --pin needs a pin file to write
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run([*done.args, "--pin"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "has no `pin`" in done.stderr
 
 
 def test_splits_are_disjoint_normalised_and_follow_the_rule(corpus) -> None:
