@@ -210,6 +210,21 @@ def test_no_dense_latent_leaves_the_pair_claims_inconclusive(control, claim_id: 
     assert _verdict(claim_id, control[1]) is Status.INCONCLUSIVE
 
 
+def test_dense_outliers_whose_encoders_lean_off_their_decoders_do_not_replicate_enc_dec_alignment() -> None:
+    # the pair's encoders lean on e100 (0.6): still dense outliers (cos^2 with the top PC u: 1/1.36 > 0.7), but
+    # their enc-dec cosine 1/sqrt(1.36) is below the sparse latents' 1/sqrt(1.25): the subject is there, and
+    # the claim fails (the control above, with no dense outlier, is inconclusive instead)
+    inputs, _, _ = _inputs(pair=True, dense=True)
+    with torch.no_grad():
+        for i, sign in ((0, 1.0), (1, -1.0)):
+            inputs.sae.W_enc[:, i] = (sign * U + 0.6 * E[100]).float()
+    m = summarise(measure(inputs))
+    assert m["n_dense_outliers"] == 2
+    assert m["median_encdec_cos_outliers_minus_rest"] == pytest.approx(1 / math.sqrt(1.36) - 1 / math.sqrt(1.25),
+                                                                       abs=1e-6)
+    assert _verdict("antipodal.enc_dec_aligned_when_dense", m) is Status.NOT_REPLICATED
+
+
 def test_control_metrics_have_the_known_values(control) -> None:
     a, m, feats, _, _ = control
     torch.testing.assert_close(a.density, feats.mean(0), rtol=0, atol=1e-12)
