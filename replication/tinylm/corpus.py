@@ -58,7 +58,12 @@ from pathlib import Path
 from typing import Any
 
 from replication.io import write_json_atomic
-from replication.tinylm.config import StageInputError, atomic_output_dir
+from replication.tinylm.config import (
+    PARAMS_FILE,
+    StageInputError,
+    atomic_output_dir,
+    stage_provenance_path,
+)
 
 _STDLIB_EXCLUDED = frozenset({"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -261,8 +266,6 @@ class CorpusConfig:
 
 
 def _resolve(pin: str | Path) -> Path:
-    from replication.tinylm.config import PARAMS_FILE
-
     path = Path(pin)
     return path if path.is_absolute() else PARAMS_FILE.parent / path
 
@@ -282,7 +285,6 @@ class Pin:
     """A pinned corpus: ``(source index, id) -> sha256`` of each document's normalised text, in corpus order."""
 
     path: Path
-    identity: dict[str, Any]
     documents: dict[tuple[int, str], str]
     sha256: str
 
@@ -300,7 +302,7 @@ class Pin:
         if identity != config.identity():
             raise CorpusPinError(f"corpus pin {path} was made for other corpus parameters ({identity}); the "
                                  f"parameters now are {config.identity()}: write a new pin with --pin")
-        return Pin(path, identity, documents, _sha256(path))
+        return Pin(path, documents, _sha256(path))
 
 
 def write_pin(path: Path, config: CorpusConfig, documents: Sequence[Document]) -> None:
@@ -346,7 +348,8 @@ def collect(config: CorpusConfig, pin: Pin | None = None) -> tuple[list[Document
             stats.status, stats.reason = "skipped", str(err)
             print(f"corpus: source {index} ({source['kind']}) skipped: {err}")
     if pin is not None:
-        missing = [key for key in pin.documents if key not in {(d.source, d.id) for d in documents}]
+        kept = {(d.source, d.id) for d in documents}
+        missing = [key for key in pin.documents if key not in kept]
         if missing:
             index, doc_id = missing[0]
             raise CorpusPinError(f"corpus: {len(missing)} of the {len(pin.documents)} pinned documents are not on "
@@ -410,8 +413,6 @@ def build_corpus(config: CorpusConfig, out: Path, *, write_pin_to: Path | None =
         "python": platform.python_version(),
         "stdlib": sysconfig.get_paths()["stdlib"],
     }
-    from replication.tinylm.config import stage_provenance_path
-
     write_json_atomic(stage_provenance_path(Path(out)), machine)
     return {**provenance, **machine,
             "sources": [{**a, **b} for a, b in zip(provenance["sources"], machine["sources"])]}
@@ -419,8 +420,6 @@ def build_corpus(config: CorpusConfig, out: Path, *, write_pin_to: Path | None =
 
 def _shown(path: Path) -> str:
     """A pin's path as the provenance records it: relative to the repository root when inside it."""
-    from replication.tinylm.config import PARAMS_FILE
-
     try:
         return Path(path).resolve().relative_to(PARAMS_FILE.parent.resolve()).as_posix()
     except ValueError:
